@@ -1,0 +1,258 @@
+"""The ``skycell`` command line.
+
+Every bad input ends in one clear message on stderr and exit code 2 — never a traceback — and
+nothing is written to the output folder unless the whole job succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from skycell import __version__
+from skycell.errors import SkycellError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Plan deployments of airborne base stations (UAV-mounted cells) over cities.",
+    pretty_exceptions_enable=False,
+)
+scenario_app = typer.Typer(
+    no_args_is_help=True, help="Scenario files: print the default, check one."
+)
+app.add_typer(scenario_app, name="scenario")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"skycell {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """skycell: how many drones, where to hover, how to fly there, and how well they serve."""
+
+
+def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
+    t = Table(title=title, show_header=True, header_style="bold")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+
+    def row(name: str, value: str) -> None:
+        t.add_row(escape(name), escape(value))
+
+    def f(x: Any, fmt: str = "{:.3f}") -> str:
+        return "n/a" if x is None else fmt.format(x)
+
+    row("AOI satisfaction S_AOI (eq. 21)", f(metrics.get("aoi_satisfaction")))
+    served = metrics.get("aoi_served") or []
+    row("AOIs served", f"{sum(bool(s) for s in served)} / {len(served)}")
+    thr = metrics.get("sinr_threshold_db")
+    row(f"ground coverage (SINR ≥ {f(thr, '{:g}')} dB)", f(metrics.get("coverage_fraction")))
+    row(
+        "mean / median / min SINR [dB]",
+        " / ".join(
+            f(metrics.get(k), "{:.1f}") for k in ("mean_sinr_db", "median_sinr_db", "min_sinr_db")
+        ),
+    )
+    eff = [x for x in (metrics.get("effective_sir_db") or []) if x is not None]
+    if eff:
+        row(
+            "effective SIR per station [dB] (eqs. 9-11)",
+            f"min {min(eff):.1f}, mean {sum(eff) / len(eff):.1f}",
+        )
+    row("Jain's fairness of effective SIR", f(metrics.get("jain_fairness")))
+    row("min station separation [m]", f(metrics.get("min_station_separation_m"), "{:.0f}"))
+    row("stations inside buildings", f(metrics.get("stations_inside_buildings"), "{:d}"))
+    lengths = metrics.get("route_length_m") or []
+    if lengths:
+        row("route length [m] (max / total)", f"{max(lengths):.0f} / {sum(lengths):.0f}")
+    clear = [c for c in (metrics.get("route_min_clearance_m") or []) if c is not None]
+    if clear:
+        row("min route clearance from tall buildings [m]", f"{min(clear):.1f}")
+    row("any route enters a building", "yes" if metrics.get("routes_enter_buildings") else "no")
+    if metrics.get("users_satisfied") is not None:
+        row("users whose rate meets their demand", f(metrics.get("users_satisfied")))
+    return t
+
+
+def _stations_table(dep: Any) -> Table:
+    t = Table(title="stations", header_style="bold")
+    for col in (
+        "id",
+        "x [m]",
+        "y [m]",
+        "z [m]",
+        "azimuth [°]",
+        "tilt [°]",
+        "power [dBm]",
+        "route [m]",
+    ):
+        t.add_column(escape(col), justify="right")
+    lengths = dep.metrics.get("route_length_m") or [None] * len(dep.stations)
+    for s, length in zip(dep.stations, lengths, strict=False):
+        x, y, z = s.position_m
+        t.add_row(
+            s.id,
+            f"{x:.1f}",
+            f"{y:.1f}",
+            f"{z:.1f}",
+            f"{s.azimuth_deg:.1f}",
+            f"{s.tilt_deg:.1f}",
+            f"{s.tx_power_dbm:.1f}",
+            "n/a" if length is None else f"{length:.0f}",
+        )
+    return t
+
+
+@app.command()
+def plan(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Scenario file (YAML or JSON). Default: the built-in downtown of paper 000."
+        ),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/plan"),
+    seed: Annotated[int, typer.Option(help="Seed of the run's random generator.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Place the stations (paper 000 §V-A), route them there and evaluate the deployment.
+
+    Writes OUT/deployment.json and OUT/plan.png.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skycell.plan.pipeline import plan_scenario
+    from skycell.report.plots import plot_plan
+    from skycell.scenario import default_scenario, load_scenario
+
+    try:
+        sc = load_scenario(scenario) if scenario is not None else default_scenario()
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SkycellError(f"--out {out_dir} exists and is not a folder; choose another path")
+        tic = time.perf_counter()
+        if not quiet:
+            out.print(f"[bold]skycell plan[/] {sc.name}: building the city …")
+        city = sc.build_city()
+        if quiet:
+            outcome = plan_scenario(sc, seed=seed, city=city)
+        else:
+            with Progress(
+                TextColumn("optimising placement"),
+                BarColumn(),
+                TextColumn(
+                    "iter {task.completed:>4.0f}/{task.total:.0f}  loss {task.fields[loss]:.4g}"
+                ),
+                TimeElapsedColumn(),
+                console=out,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("place", total=sc.placement.max_iterations, loss=float("nan"))
+
+                def on_progress(it: int, loss: float) -> None:
+                    bar.update(task, completed=it, loss=loss)
+
+                outcome = plan_scenario(sc, seed=seed, city=city, progress=on_progress)
+        dep = outcome.deployment
+        png = out_dir / "plan.png"
+        plot_plan(dep, city, png, sinr_map=outcome.metrics.sinr_map)
+        path = dep.save(out_dir / "deployment.json")
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    elapsed = time.perf_counter() - tic
+    if not quiet:
+        m = dep.method
+        out.print(
+            f"placement: {m['iterations']} iterations ({m['stop_reason']}), "
+            f"{1e3 * m['seconds_per_iteration']:.3f} ms per iteration"
+        )
+        out.print(_stations_table(dep))
+        out.print(_metrics_table(dep.metrics, "deployment metrics (analytic engine)"))
+        for note in dep.notes:
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    out.print(f"wrote {path} and {png} in {elapsed:.1f} s")
+
+
+@app.command()
+def evaluate(
+    deployment: Annotated[Path, typer.Argument(help="A deployment.json written by skycell plan.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Also draw the plan map to this PNG.")] = None,
+) -> None:
+    """Recompute the metrics of an existing deployment (it may have been edited by hand)."""
+    from skycell.deployment import Deployment
+    from skycell.plan.pipeline import deployment_city, evaluate_deployment
+    from skycell.report.plots import plot_plan
+
+    try:
+        dep = Deployment.load(deployment)
+        city = deployment_city(dep)
+        metrics = evaluate_deployment(dep, city)
+        if plot is not None:
+            dep = dep.model_copy(update={"metrics": metrics.to_dict()})
+            plot_plan(dep, city, plot, sinr_map=metrics.sinr_map)
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        sys.stdout.write(json.dumps(metrics.to_dict(), indent=1) + "\n")
+    else:
+        out.print(_metrics_table(metrics.to_dict(), f"metrics of {deployment}"))
+
+
+@scenario_app.command("example")
+def scenario_example() -> None:
+    """Print the built-in default scenario as YAML, to edit and pass to `skycell plan`."""
+    from skycell.scenario import default_scenario
+
+    sys.stdout.write(default_scenario().to_yaml())
+
+
+@scenario_app.command("check")
+def scenario_check(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
+) -> None:
+    """Validate a scenario file and report every problem at once."""
+    from skycell.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+        city = sc.build_city()
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    out.print(
+        f"{scenario}: valid — {len(city.buildings)} buildings, {len(sc.areas_of_interest)} areas "
+        f"of interest, {sc.fleet.stations} stations at {sc.fleet.altitude_m:g} m, "
+        f"{len(sc.users)} users"
+    )
+
+
+def main() -> None:
+    """Entry point of the ``skycell`` script."""
+    try:
+        app()
+    except SkycellError as exc:  # pragma: no cover - commands catch their own
+        err.print(f"error: {exc}")
+        sys.exit(2)

@@ -1,0 +1,45 @@
+"""The project's own exception types.
+
+Every error a user can cause by bad input is a :class:`SkycellError`; the CLI turns it into a clear
+message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an input.
+
+    Attributes:
+        location: where in the input, e.g. ``areas_of_interest[2].radius_m``.
+        message: what is wrong and how to fix it.
+        line: 1-based line in the source file, when known.
+    """
+
+    location: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = self.location or "<file>"
+        if self.line is not None:
+            where = f"line {self.line}: {where}"
+        return f"{where}: {self.message}"
+
+
+class SkycellError(Exception):
+    """Base class for errors caused by the user's input or environment."""
+
+
+class ScenarioError(SkycellError):
+    """A scenario (or deployment) file is invalid; carries every problem found at once."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        lines = [f"{source}: {len(self.problems)} problem(s) found"]
+        lines += [f"  - {p}" for p in self.problems]
+        super().__init__("\n".join(lines))

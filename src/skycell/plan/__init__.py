@@ -1,0 +1,1 @@
+"""Planner stages: size, place, tune, route."""

@@ -1,0 +1,154 @@
+"""Link budget: unit conversions, thermal noise, SNR, SINR and Shannon rate (vectorised).
+
+Powers are in dBm (``*_dbm``) or watts (``*_w``), ratios in dB (``*_db``) or linear. Arrays
+follow the engine's layout: received powers ``(N, U)`` for N stations and U users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+#: Boltzmann constant [J/K] (exact, SI 2019).
+BOLTZMANN_J_K: Final[float] = 1.380649e-23
+#: Reference noise temperature [K] (ITU-R P.372; IEEE noise-figure definition).
+REFERENCE_TEMPERATURE_K: Final[float] = 290.0
+
+
+def _f64(x: ArrayLike) -> FloatArray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def db_to_linear(value_db: ArrayLike) -> FloatArray:
+    """``10^(x/10)``: a power ratio in dB to linear."""
+    return _f64(np.power(10.0, _f64(value_db) / 10.0))
+
+
+def linear_to_db(value: ArrayLike) -> FloatArray:
+    """``10 log10(x)``: a linear power ratio to dB (0 gives ``-inf``, without a warning)."""
+    with np.errstate(divide="ignore"):
+        return _f64(10.0 * np.log10(_f64(value)))
+
+
+def dbm_to_w(power_dbm: ArrayLike) -> FloatArray:
+    """Power in dBm to watts: ``P_W = 10^((P_dBm - 30)/10)``."""
+    return _f64(np.power(10.0, (_f64(power_dbm) - 30.0) / 10.0))
+
+
+def w_to_dbm(power_w: ArrayLike) -> FloatArray:
+    """Power in watts to dBm: ``P_dBm = 10 log10(P_W) + 30`` (0 W gives ``-inf``)."""
+    return _f64(linear_to_db(power_w) + 30.0)
+
+
+def thermal_noise_dbm(
+    bandwidth_hz: ArrayLike,
+    noise_figure_db: ArrayLike = 0.0,
+    temperature_k: ArrayLike = REFERENCE_TEMPERATURE_K,
+) -> FloatArray:
+    """Receiver noise power [dBm]: ``10 log10(k T B / 1 mW) + NF``.
+
+    Johnson-Nyquist noise ``k T B`` (k Boltzmann's constant) plus the receiver noise figure. At
+    290 K, ``10 log10(k T / 1 mW) = -173.98 dBm/Hz`` (the familiar -174 dBm/Hz): 20 MHz with
+    NF 7 dB gives -93.97 dBm.
+
+    Args:
+        bandwidth_hz: noise bandwidth B [Hz].
+        noise_figure_db: receiver noise figure NF [dB].
+        temperature_k: noise temperature T [K].
+    """
+    ktb_w = BOLTZMANN_J_K * _f64(temperature_k) * _f64(bandwidth_hz)
+    return _f64(w_to_dbm(ktb_w) + _f64(noise_figure_db))
+
+
+def snr_db(rx_power_dbm: ArrayLike, noise_dbm: ArrayLike) -> FloatArray:
+    """Signal-to-noise ratio [dB]: ``P_rx - N`` (both in dBm)."""
+    return _f64(_f64(rx_power_dbm) - _f64(noise_dbm))
+
+
+@dataclass(frozen=True)
+class SinrResult:
+    """Per-user outcome of :func:`sinr`.
+
+    Attributes:
+        serving: ``(U,)`` index of the serving station of each user.
+        signal_dbm: ``(U,)`` received power from the serving station [dBm].
+        interference_dbm: ``(U,)`` summed power from every other station [dBm]
+            (``-inf`` with a single station).
+        sinr_db: ``(U,)`` signal to interference-plus-noise ratio [dB].
+        sir_db: ``(U,)`` signal to interference ratio [dB] (``+inf`` without interferers).
+    """
+
+    serving: IntArray
+    signal_dbm: FloatArray
+    interference_dbm: FloatArray
+    sinr_db: FloatArray
+    sir_db: FloatArray
+
+
+def sinr(
+    rx_power_dbm: ArrayLike,
+    noise_dbm: ArrayLike,
+    *,
+    serving: ArrayLike | None = None,
+) -> SinrResult:
+    """Downlink SINR of every user when all stations transmit on the same channel.
+
+    ``SINR_u = P_{s(u),u} / (sum_{n != s(u)} P_{n,u} + N)`` in linear power (mW), with ``s(u)``
+    the serving station (strongest received power unless given); every other station interferes
+    at full power.
+
+    Args:
+        rx_power_dbm: ``(N, U)`` received power of station n at user u [dBm].
+        noise_dbm: noise power [dBm], scalar or ``(U,)``.
+        serving: optional ``(U,)`` serving-station index per user.
+
+    Returns:
+        A :class:`SinrResult` with ``(U,)`` arrays.
+
+    Raises:
+        ValueError: ``rx_power_dbm`` is not 2-D, has no station, or ``serving`` has the wrong
+            shape or an index out of range.
+    """
+    p_dbm = _f64(rx_power_dbm)
+    if p_dbm.ndim != 2 or p_dbm.shape[0] == 0:
+        raise ValueError(
+            f"rx_power_dbm must have shape (N stations >= 1, U users), got {p_dbm.shape}"
+        )
+    n_stations, n_users = p_dbm.shape
+    if serving is None:
+        serving_idx = np.argmax(p_dbm, axis=0).astype(np.int64)
+    else:
+        serving_idx = np.asarray(serving, dtype=np.int64).reshape(-1)
+        if serving_idx.shape != (n_users,):
+            raise ValueError(f"serving must have shape ({n_users},), got {serving_idx.shape}")
+        if np.any((serving_idx < 0) | (serving_idx >= n_stations)):
+            raise ValueError(f"serving indices must lie in [0, {n_stations - 1}]")
+    users = np.arange(n_users)
+    p_mw = db_to_linear(p_dbm)
+    signal_mw = p_mw[serving_idx, users]
+    others = np.ones(p_mw.shape, dtype=bool)
+    others[serving_idx, users] = False
+    interference_mw = np.where(others, p_mw, 0.0).sum(axis=0)
+    noise_mw = db_to_linear(noise_dbm)
+    signal_dbm = p_dbm[serving_idx, users]
+    with np.errstate(divide="ignore"):
+        sinr_lin = signal_mw / (interference_mw + noise_mw)
+        sir_lin = signal_mw / interference_mw
+    return SinrResult(
+        serving=serving_idx,
+        signal_dbm=_f64(signal_dbm),
+        interference_dbm=linear_to_db(interference_mw),
+        sinr_db=linear_to_db(sinr_lin),
+        sir_db=linear_to_db(sir_lin),
+    )
+
+
+def shannon_rate_bps(sinr_db: ArrayLike, bandwidth_hz: ArrayLike) -> FloatArray:
+    """Shannon capacity [bit/s]: ``C = B log2(1 + SINR)`` (SINR linear; paper 004 eq. 4)."""
+    return _f64(_f64(bandwidth_hz) * np.log2(1.0 + db_to_linear(sinr_db)))

@@ -1,0 +1,1 @@
+"""Reports: PNG maps and console tables."""
