@@ -256,3 +256,7 @@ def main() -> None:
     except SkycellError as exc:  # pragma: no cover - commands catch their own
         err.print(f"error: {exc}")
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -60,7 +60,7 @@ def test_city_distances_match_pairwise_minimum() -> None:
 
 def test_height_at_and_inside() -> None:
     city = City.from_buildings(Buildings((L_SHAPE, UNIT_SQUARE + 5), np.array([30.0, 12.0])))
-    h = city.height_at([[0.5, 0.5], [1.5, 1.5], [5.5, 5.5], [9, 9]])
+    h = city.height_at([[0.5, 0.5], [1.5, 1.5], [5.5, 5.5], [9.0, 9.0]])
     np.testing.assert_array_equal(h, [30.0, 0.0, 12.0, 0.0])
     inside = city.inside_building([[0.5, 1.5, 29], [0.5, 1.5, 31], [1.5, 1.5, 1], [5.5, 5.2, 11]])
     assert inside.tolist() == [True, False, False, True]

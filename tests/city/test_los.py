@@ -52,7 +52,9 @@ def test_endpoints_inside(box_city: City) -> None:
     # inside -> outside; vertical inside; both inside (no wall crossed); above roof over it;
     # vertical outside.
     assert box_city.line_of_sight(a, b).tolist() == [False, False, False, True, True]
-    assert box_city.inside_building([[0, 0, 19.9], [0, 0, 20.1], [6, 0, 1]]).tolist() == [
+    assert box_city.inside_building(
+        [[0.0, 0.0, 19.9], [0.0, 0.0, 20.1], [6.0, 0.0, 1.0]]
+    ).tolist() == [
         True,
         False,
         False,
@@ -192,3 +194,37 @@ def test_long_segments_agree_with_geos_reference() -> None:
     disagree = los != (blocked_len == 0)
     assert np.all(blocked_len[disagree] < 1e-6)
     assert 0.05 < los.mean() < 0.95
+
+
+def test_endpoints_on_walls_and_corners(box_city: City) -> None:
+    a = np.array(
+        [[-5, -5, 10], [-5, 0, 1.5], [5, 5, 10], [-5, 0, 1.5], [-5, -5, 19], [5, 5, 30]], float
+    )
+    b = np.array(
+        [[5, 5, 10], [-30, 0, 60], [30, 30, 70], [5, 0, 1.5], [-20, 20, 19], [-5, -5, 30]], float
+    )
+    # corner-to-corner diagonal below the roof; user against a wall looking away; from a corner
+    # away from the building; wall to wall through the building; along the roof-high corner
+    # outward; diagonal above the roof.
+    assert box_city.line_of_sight(a, b).tolist() == [False, True, True, False, True, True]
+    assert box_city.line_of_sight(b, a).tolist() == [False, True, True, False, True, True]
+
+
+def test_vertex_to_vertex_segments_agree_with_geos(small_city: City) -> None:
+    rng = np.random.default_rng(9)
+    fps = small_city.buildings.footprints_m
+    verts = np.concatenate(fps)
+    first = np.cumsum([0] + [len(f) for f in fps])[:-1]
+    owner = np.repeat(np.arange(len(fps)), [len(f) for f in fps])
+    i, j = rng.integers(0, len(verts), (2, 3000))
+    # Drop zero-length segments and segments along one wall (collinear grazing, unspecified).
+    local_i, local_j = i - first[owner[i]], j - first[owner[j]]
+    n_i = np.array([len(f) for f in fps])[owner[i]]
+    adjacent = (owner[i] == owner[j]) & (
+        ((local_i - local_j) % n_i == 1) | ((local_j - local_i) % n_i == 1)
+    )
+    keep = (i != j) & ~adjacent
+    a = np.c_[verts[i[keep]], rng.uniform(0, 100, keep.sum())]
+    b = np.c_[verts[j[keep]], rng.uniform(0, 100, keep.sum())]
+    los = small_city.line_of_sight(a, b)
+    assert np.array_equal(los, _blocked_length_reference(a, b, small_city.buildings) == 0)

@@ -222,10 +222,11 @@ class City:
         """True where the straight 3-D segment ``a → b`` crosses no building prism.
 
         Exact for any simple footprint polygon (concave too). A prism is the footprint extruded
-        from ``z = 0`` to ``height_m`` and is treated as an open set: segments that only graze a
-        wall, edge or roof (``z == height_m``) are clear, and an endpoint exactly on a wall counts
-        as outside; results within ~1e-9 m of a wall are unspecified. See
-        :mod:`skycell.city.los`.
+        from ``z = 0`` to ``height_m`` and is treated as an open set: segments that only touch a
+        wall or vertex from outside or slide along the roof (``z == height_m``) are clear. The
+        test applies to the segment shortened by 1 µm at each end, so an endpoint on a wall is
+        blocked only if the segment leaves it into the building below the roof. Segments sliding
+        along a wall or within 1 µm of a wall are unspecified. See :mod:`skycell.city.los`.
 
         Args:
             a_xyz_m, b_xyz_m: ``(S, 3)`` segment endpoints [m]; either may be ``(1, 3)`` or

@@ -11,17 +11,19 @@ its ends. Hence the segment is blocked iff
 
 (a) its 2-D projection properly crosses a footprint edge at a parameter ``0 < t < 1`` where
     ``z(t) < height_m``, or
-(b) one of its endpoints lies strictly inside the footprint with ``z < height_m``, or
-(c) it crosses no wall at all, yet its open interior lies inside the footprint (possible only when
-    both endpoints are on the footprint boundary, e.g. a diagonal between two corners) and its
-    lower endpoint is below the roof.
+(b) one of its endpoints lies strictly inside the footprint with ``z < height_m``.
+
+The test is applied to the segment shortened by ``NUDGE_M`` = 1 µm (horizontally) at each end.
+This makes endpoints on a wall or at a corner well defined: such a segment is blocked when it
+leaves the endpoint into the building below the roof (e.g. a diagonal between two corners) and
+clear when it leaves it away from the building (e.g. a user standing against a wall).
 
 Touching and grazing: the prism is treated as an *open* set. A segment that only runs along a wall,
 touches a wall or vertex from outside, or slides exactly along the roof plane (``z == height_m``)
 is clear; an endpoint exactly on a wall is not itself blocked (only the segment's path counts).
 Edges are half-open (``0 <= u < 1``) so a crossing through a shared vertex is counted once. A
 segment that enters the interior only by sliding along a wall (collinear) and results for segments
-within floating-point tolerance (≈1e-9 m) of a wall, vertex or roof are unspecified.
+within 1 µm of a wall or vertex (or floating-point tolerance of a roof) are unspecified.
 
 Index
 -----
@@ -54,6 +56,8 @@ BoolArray = NDArray[np.bool_]
 
 #: Segments processed per vectorised batch (bounds peak memory to a few hundred MB).
 DEFAULT_CHUNK = 8192
+#: Distance [m] from an endpoint along the segment at which "starts inside a building" is tested.
+NUDGE_M = 1e-6
 #: Boundaries [m] of the windows (horizontal distance from a segment's lower end) in which
 #: candidate buildings are gathered, nearest first.
 WINDOWS_M = (60.0, 250.0, 1000.0)
@@ -345,9 +349,16 @@ class GridIndex:
         out = np.zeros(n, dtype=bool)
         if self.heights_m.size == 0 or n == 0:
             return out
-        # (b) endpoints strictly inside a prism.
-        for p in (a, b):
-            pt, _ = self.containing_pairs(p[:, :2], p[:, 2])
+        # The segment is shortened by NUDGE_M at each end (parameters tau and 1 - tau).
+        # (b) its (shortened) endpoints strictly inside a prism, below the roof.
+        d = b[:, :2] - a[:, :2]
+        l_xy = np.hypot(d[:, 0], d[:, 1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = np.where(l_xy > 0, np.minimum(NUDGE_M / l_xy, 0.5), 0.0)
+        dz = b[:, 2] - a[:, 2]
+        for t_end in (tau, 1.0 - tau):
+            p = a[:, :2] + t_end[:, None] * d
+            pt, _ = self.containing_pairs(p, a[:, 2] + t_end * dz)
             out[pt] = True
         # (a) proper crossings of a wall below the roof. Candidates are gathered in windows of
         # growing distance from the lower endpoint, where most blockages are; segments found
@@ -356,13 +367,20 @@ class GridIndex:
         for d0, d1 in pairwise(edges):
             seg, bld = self.segment_candidates(a, b, window_m=(d0, d1), active=~out)
             if seg.size:
-                self._mark_crossings(a, b, seg, bld, out)
+                self._mark_crossings(a, b, tau, seg, bld, out)
         return out
 
     def _mark_crossings(
-        self, a: FloatArray, b: FloatArray, seg: IntArray, bld: IntArray, out: BoolArray
+        self,
+        a: FloatArray,
+        b: FloatArray,
+        tau: FloatArray,
+        seg: IntArray,
+        bld: IntArray,
+        out: BoolArray,
     ) -> None:
-        """Set ``out[s]`` where segment ``s`` crosses a wall of building ``bld`` below its roof."""
+        """Set ``out[s]`` where segment ``s`` crosses a wall of building ``bld`` below its roof
+        at a parameter ``tau[s] < t < 1 - tau[s]``."""
         # Bounding-box reject of the 2-D segment.
         bb = self.bbox_m[bld]
         ax, ay = a[seg, 0], a[seg, 1]
@@ -389,46 +407,25 @@ class GridIndex:
         wy = qy - py
         t_num = wx * sy - wy * sx
         u_num = wx * ry - wy * rx
-        # 0 < t < 1 and 0 <= u < 1, written without division (sign of den folded in).
+        # tau < t < 1 - tau and 0 <= u < 1, without division (sign of den folded in).
         sgn = np.sign(den)
         t_n = t_num * sgn
         u_n = u_num * sgn
         aden = np.abs(den)
-        hit = (aden > 0) & (t_n > 0) & (t_n < aden) & (u_n >= 0) & (u_n < aden)
+        tau_r = tau[sg] * aden
+        hit = (aden > 0) & (t_n > tau_r) & (t_n < aden - tau_r) & (u_n >= 0) & (u_n < aden)
         idx = np.flatnonzero(hit)
         t = t_n[idx] / aden[idx]
         sg_h = sg[idx]
         z = a[sg_h, 2] + t * (b[sg_h, 2] - a[sg_h, 2])
         under = z < self.heights_m[bld[pair[idx]]]
         out[sg_h[under]] = True
-        # (c) No wall crossed at all, but the open segment lies inside the footprint: both
-        # endpoints are on its boundary (e.g. a diagonal between two corners). Only pairs with
-        # both endpoints in the closed bounding box and the lower end below the roof qualify;
-        # their midpoint decides (crossing-number test).
+        # (c) No wall crossed (away from the endpoints), but the open segment lies inside the
+        # footprint: both endpoints are on its boundary (e.g. a diagonal between two corners).
+        # Only pairs with both endpoints in the closed bounding box and the lower end below the
+        # roof qualify; their midpoint decides (crossing-number test).
         bb = bb[keep]
         ax, ay, bx, by = ax[keep], ay[keep], bx[keep], by[keep]
-        n_cross = np.bincount(pair[idx], minlength=seg.size)
-        cand = (
-            (n_cross == 0)
-            & (np.minimum(a[seg, 2], b[seg, 2]) < self.heights_m[bld])
-            & (np.minimum(ax, bx) >= bb[:, 0])
-            & (np.maximum(ax, bx) <= bb[:, 2])
-            & (np.minimum(ay, by) >= bb[:, 1])
-            & (np.maximum(ay, by) <= bb[:, 3])
-        )
-        if not cand.any():
-            return
-        rows = np.flatnonzero(cand[pair])
-        p_r = pair[rows]
-        mx = 0.5 * (ax + bx)[p_r]
-        my = 0.5 * (ay + by)[p_r]
-        y0 = qy[rows]
-        y1 = y0 + sy[rows]
-        straddle = (y0 > my) != (y1 > my)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            x_cross = qx[rows] + (my - y0) * sx[rows] / sy[rows]
-        odd = np.bincount(p_r[straddle & (mx < x_cross)], minlength=seg.size) % 2 == 1
-        out[seg[odd & cand]] = True
 
 
 def _as_points3(x: ArrayLike, name: str) -> FloatArray:

@@ -339,7 +339,10 @@ def evaluate_deployment(deployment: Deployment, city: City) -> Metrics:
     scenario (stations, powers, orientations and routes as stored, possibly edited by hand)."""
     from skycell.scenario import scenario_from_dict
 
-    scenario = scenario_from_dict(deployment.scenario, source="deployment.scenario")
+    # The deployment carries its resolved buildings; the scenario's city source (a generator, or a
+    # GeoJSON file that may not travel with the deployment) is not needed to evaluate it.
+    data = {**deployment.scenario, "city": {"buildings": []}}
+    scenario = scenario_from_dict(data, source="deployment.scenario")
     st = deployment.stations
     return evaluate_stations(
         scenario,

@@ -1,0 +1,117 @@
+"""The command line as a user runs it: real subprocesses, exit codes, files written or not."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def skycell(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MPLBACKEND="Agg", COLUMNS="120")
+    return subprocess.run(
+        [sys.executable, "-m", "skycell.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_scenario_example_round_trips(tmp_path: Path) -> None:
+    r = skycell("scenario", "example")
+    assert r.returncode == 0, r.stderr
+    f = tmp_path / "mine.yaml"
+    f.write_text(r.stdout)
+    check = skycell("scenario", "check", str(f))
+    assert check.returncode == 0, check.stderr
+    text = " ".join(check.stdout.split())
+    assert "valid" in text and "10 stations at 70 m" in text
+
+
+def test_plan_and_evaluate_small_example(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    r = skycell("plan", "examples/small.yaml", "--out", str(out), "--seed", "2")
+    assert r.returncode == 0, r.stderr
+    assert "S_AOI" in r.stdout and "wrote" in r.stdout
+    dep = json.loads((out / "deployment.json").read_text())
+    assert dep["method"]["seed"] == 2
+    png = (out / "plan.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in out.iterdir()) == ["deployment.json", "plan.png"]
+    ev = skycell("evaluate", str(out / "deployment.json"), "--json")
+    assert ev.returncode == 0, ev.stderr
+    metrics = json.loads(ev.stdout)
+    assert metrics["aoi_satisfaction"] == dep["metrics"]["aoi_satisfaction"]
+    assert metrics["coverage_fraction"] == pytest.approx(dep["metrics"]["coverage_fraction"])
+
+
+BAD_SCENARIO = """\
+area: {x_min_m: -200, y_min_m: -200, x_max_m: 200, y_max_m: 200}
+city:
+  buildings:
+    - {footprint_m: [[0, 0], [10, 0], [10, 10]], height_m: 20}
+areas_of_interest:
+  - {center_m: [0, 0], radius_m: -5}
+  - {center_m: [190, 0], radius_m: 50}
+fleet: {stations: 0}
+radio: {pathloss_model: magic}
+"""
+
+
+def test_bad_scenario_exit_2_all_problems_nothing_written(tmp_path: Path) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(BAD_SCENARIO)
+    out = tmp_path / "out"
+    r = skycell("plan", str(f), "--out", str(out))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr + r.stdout
+    err = " ".join(r.stderr.split())  # undo console wrapping
+    assert "line 6" in err and "radius_m" in err
+    assert "line 7" in err  # AOI circle outside the map
+    assert "line 8" in err and "stations" in err
+    assert "line 9" in err and "magic" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "needle"),
+    [
+        ("broken.yaml", "area: [1, 2\n", "line"),
+        ("broken.json", '{"area": }', "line 1"),
+        ("scenario.txt", "x", "extension"),
+    ],
+)
+def test_malformed_files_exit_2(tmp_path: Path, name: str, text: str, needle: str) -> None:
+    f = tmp_path / name
+    f.write_text(text)
+    r = skycell("plan", str(f), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
+    assert needle in r.stderr.lower()
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_and_bad_deployment_exit_2(tmp_path: Path) -> None:
+    r = skycell("plan", str(tmp_path / "nope.yaml"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    bad = tmp_path / "deployment.json"
+    bad.write_text(json.dumps({"schema_version": "1.0", "stations": [], "areas_of_interest": []}))
+    r = skycell("evaluate", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "stations" in r.stderr
+    bad.write_text(json.dumps({"schema_version": "9.0"}))
+    r = skycell("evaluate", str(bad))
+    assert r.returncode == 2 and "schema" in r.stderr
+
+
+def test_version() -> None:
+    r = skycell("--version")
+    assert r.returncode == 0 and r.stdout.startswith("skycell ")
