@@ -355,10 +355,23 @@ class PlacementSettings(_Model):
     )
     min_delta: NonNeg = Field(0.0, description="smallest loss decrease counted as improvement")
     penalty_height_offset_m: Num = Field(
-        -15.0, description="offset [m] added to the altitude in the collision penalty"
+        0.0,
+        description="buildings taller than altitude + this offset [m] enter the collision "
+        "penalty (0: those a station at the hover altitude could hit; +15: paper 000 literal)",
+    )
+    hard_clearance_m: NonNeg | None = Field(
+        5.0,
+        description="safety guard: keep stations this far [m] from obstacle boxes after every "
+        "step (null: off, the paper's unguarded optimiser)",
     )
     min_start_separation_m: NonNeg = Field(
         200.0, description="minimum distance between random start positions [m]"
+    )
+    restarts: Int = Field(
+        1,
+        ge=1,
+        description="independent semi-random starts; the plan serving the most AOIs (then the "
+        "lowest loss) is kept (1: the paper's protocol)",
     )
 
     @field_validator("method")

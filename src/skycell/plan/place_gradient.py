@@ -27,11 +27,13 @@ sensible one and is written here once):
 * Eq. 2 is maximised (the loss has -alpha K), exactly as written: the term rewards stations for
   being far from the nearest grid point, which, against the repulsion, spreads spare stations into
   a lattice between the grid points. With alpha = 0.01 it is a small perturbation.
-* Eq. 6 penalises buildings "taller than the hover elevation plus a tolerance of 15 m"; read
-  literally (height > h + 15 m) a station at h could fly straight through a building 75 m tall,
-  which contradicts the requirement that routes avoid obstacles. skycell penalises every building
-  whose roof comes within ``c_b`` below the hover altitude (height > h + offset, offset = -15 m by
-  default, ``penalty_height_offset_m``); +15 m reproduces the literal reading.
+* Eq. 6 excludes "buildings that have heights below the hovering elevation (plus a tolerance of
+  15 m)". Read literally (penalise height > h + 15 m), a station at h flies straight through
+  buildings 70-85 m tall: on the generated downtown, 86 % of the 50 five-AOI runs of the Fig. 5
+  protocol had a route through one (S_AOI 0.972). skycell penalises exactly the buildings a
+  station at the hover altitude can hit, height > h + ``penalty_height_offset_m`` with offset 0
+  (every route collision-free, S_AOI 0.948 on the same runs); +15 reproduces the literal
+  reading, -15 adds a vertical margin (S_AOI 0.928: twice the obstacles, more stalls).
 
 A safety layer the paper does not have (``hard_clearance_m``): Adam normalises the gradient per
 coordinate and carries momentum, so a station moving ~3-6 m per step can cut the corner of a
@@ -105,7 +107,7 @@ class GradientPlacementParams:
     min_separation_m: float = 400.0
     building_clearance_m: float = 15.0
     altitude_m: float = 70.0
-    penalty_height_offset_m: float = -15.0
+    penalty_height_offset_m: float = 0.0
     grid_points: int = 5
     grid_margin_m: float = 150.0
     learning_rate: float = 2.0
