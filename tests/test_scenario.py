@@ -271,7 +271,12 @@ def test_model_names_follow_the_shared_tuples(
     monkeypatch.setattr(names, "PATHLOSS_MODELS", (*names.PATHLOSS_MODELS, "my_model"))
     monkeypatch.setattr(scenario_module, "PLACEMENT_METHODS", ("gradient", "pso"))
     s = load_scenario(
-        _write(tmp_path, MINIMAL + "radio: {pathloss_model: my_model}\nplacement: {method: pso}\n")
+        _write(
+            tmp_path,
+            MINIMAL
+            + "radio: {pathloss_model: my_model}\nplacement: {method: pso}\n"
+            + "users: [{position_m: [0, 0, 1.5]}]\n",
+        )
     )
     assert s.radio.pathloss_model == "my_model" and s.placement.method == "pso"
 

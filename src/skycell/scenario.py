@@ -63,13 +63,28 @@ __all__ = [
     "Radio",
     "Scenario",
     "User",
+    "UserGroup",
     "default_scenario",
     "load_scenario",
     "scenario_from_dict",
 ]
 
 #: Placement method names accepted in ``placement.method``; extend when a method is added.
-PLACEMENT_METHODS: tuple[str, ...] = ("gradient",)
+PLACEMENT_METHODS: tuple[str, ...] = (
+    "gradient",  # paper 000 §V-A: AOIs, fixed altitude, N given
+    "los-search",  # paper 003 optimum: exact grid search, one UAV
+    "rltopa",  # paper 003: DQN agent, one UAV
+    "rooftop",  # paper 003 baseline: AP on the central roof
+    "emtad",  # paper 004: sphere intersections + PSO, fewest UAVs
+    "exact",  # skycell: MILP over candidate positions, fewest UAVs (HiGHS)
+    "fixed-altitude",  # paper 004 baseline
+    "fixed-users",  # paper 004 baseline: k-means, N_max users per UAV
+    "demand",  # paper 002 §3.2, §3.4: ceil(D / C), proportional allocation, cost-map scan
+)
+
+#: Radio standards: ``nr`` (cellular, Shannon / attenuated-Shannon rates) or ``wifi-80211ac``
+#: (802.11ac MCS table, papers 003 and 004).
+RADIO_STANDARDS: tuple[str, ...] = ("nr", "wifi-80211ac")
 
 #: Coordinate kinds accepted in ``city.geojson.coordinates`` (see :mod:`skycell.city.geojson`).
 GEOJSON_COORDINATES: tuple[str, ...] = ("auto", "lonlat", "metric")
@@ -287,8 +302,25 @@ class User(_Model):
     trajectory_dt_s: Num = Field(1.0, gt=0, description="time between trajectory waypoints [s]")
 
 
+class UserGroup(_Model):
+    """Seeded random users: ``count`` users drawn uniformly outdoors inside a rectangle or an AOI
+    (papers 003/004 deploy users "randomly" in the venue; paper 002 has crowds in gathering
+    areas). Demands are given per user by cycling through ``demand_bps``."""
+
+    id: Text = Field(min_length=1, description="group name; users are named <id>-<k>")
+    count: Int = Field(ge=1, description="number of users (>= 1)")
+    area: Area | None = Field(None, description="rectangle to draw in (default: the map)")
+    aoi: Text | None = Field(None, description="draw inside this AOI's circle instead")
+    height_m: NonNeg = Field(1.5, description="user antenna height [m]")
+    demand_bps: tuple[NonNeg, ...] = Field(
+        (0.0,), min_length=1, description="demands [bit/s], assigned to users cyclically"
+    )
+    seed: Int = Field(0, description="seed of the group's positions")
+
+
 class Fleet(_Model):
-    """The airborne base stations (paper 000 Table III: N, h, d_min, c_b)."""
+    """The airborne base stations (paper 000 Table III: N, h, d_min, c_b; papers 003/004: the
+    positioning volume and per-UAV limits)."""
 
     stations: Int = Field(ge=1, description="number of airborne base stations (>= 1)")
     altitude_m: Num = Field(70.0, gt=0, description="hover altitude above ground [m]")
@@ -301,6 +333,25 @@ class Fleet(_Model):
     launch_area: Area | None = Field(
         None,
         description="rectangle inside `area` where stations start (omit for anywhere in `area`)",
+    )
+    min_altitude_m: Num | None = Field(
+        None, gt=0, description="lowest hover altitude for 3D placement [m] (default altitude_m)"
+    )
+    max_altitude_m: Num | None = Field(
+        None, gt=0, description="highest hover altitude for 3D placement [m] (default altitude_m)"
+    )
+    positioning_area: Area | None = Field(
+        None, description="x-y rectangle of the positioning volume (default: the map)"
+    )
+    grid_step_m: Num = Field(1.0, gt=0, description="grid step of the positioning volume [m]")
+    max_users_per_uav: Int | None = Field(
+        None, ge=1, description="at most this many users per UAV (paper 004 N_max; null: none)"
+    )
+    bandwidth_per_uav_hz: Num | None = Field(
+        None,
+        gt=0,
+        description="spectrum of one UAV shared by its users (paper 004 eq. 5c; null: one "
+        "channel of radio.channel_width_mhz, airtime-shared)",
     )
 
 
@@ -318,6 +369,35 @@ class Radio(_Model):
     )
     environment: Text = Field("urban", description="propagation environment name")
     user_height_m: NonNeg = Field(1.5, description="default user antenna height [m]")
+    standard: Text = Field("nr", description="radio standard: nr or wifi-80211ac")
+    channel_width_mhz: Int = Field(20, description="802.11ac channel width [MHz]: 20/40/80/160")
+    guard_interval_ns: Int = Field(800, description="802.11ac guard interval [ns]: 800 or 400")
+    spatial_streams: Int = Field(1, ge=1, le=8, description="802.11ac spatial streams (1-8)")
+    noise_floor_dbm: Num | None = Field(
+        None,
+        description="receiver noise floor [dBm] (paper 003: -85); null: thermal noise of "
+        "bandwidth_hz with noise_figure_db",
+    )
+    user_tx_power_dbm: Num = Field(20.0, description="user transmit power [dBm] (paper 003)")
+
+    @field_validator("standard")
+    @classmethod
+    def _standard(cls, value: str) -> str:
+        return _check_name(value, RADIO_STANDARDS, "radio standard")
+
+    @field_validator("channel_width_mhz")
+    @classmethod
+    def _width(cls, value: int) -> int:
+        if value not in (20, 40, 80, 160):
+            raise ValueError(f"must be 20, 40, 80 or 160 MHz, got {value}")
+        return value
+
+    @field_validator("guard_interval_ns")
+    @classmethod
+    def _gi(cls, value: int) -> int:
+        if value not in (800, 400):
+            raise ValueError(f"must be 800 or 400 ns, got {value}")
+        return value
 
     @field_validator("station_antenna", "user_antenna")
     @classmethod
@@ -335,8 +415,56 @@ class Radio(_Model):
         return _check_name(value, _names.ENVIRONMENTS, "environment")
 
 
+class EmtadSettings(_Model):
+    """EMTAD (paper 004 §IV, Table II): PSO inside each sphere-intersection zone."""
+
+    particles: Int = Field(30, ge=2, description="PSO swarm size")
+    iterations: Int = Field(100, ge=1, description="PSO iterations")
+    inertia: NonNeg = Field(0.7, description="PSO inertia weight w")
+    cognitive: NonNeg = Field(1.5, description="PSO cognitive coefficient c1")
+    social: NonNeg = Field(1.5, description="PSO social coefficient c2")
+    los_probability_threshold: Num = Field(
+        0.9, ge=0, le=1, description="minimum Al-Hourani LoS probability of a served user"
+    )
+    patience: Int = Field(10, ge=1, description="PSO early stop: iterations without improvement")
+
+
+class ExactSettings(_Model):
+    """skycell's exact fewest-UAV MILP (HiGHS) over candidate positions."""
+
+    time_limit_s: Num = Field(60.0, gt=0, description="solver time limit [s]")
+    candidates: Int = Field(2000, ge=1, description="candidate positions to sample")
+    mip_rel_gap: NonNeg = Field(0.0, description="relative MIP gap at which HiGHS stops")
+
+
+class RltopaSettings(_Model):
+    """RLTOPA's DQN (paper 003 Table II; stable-baselines3)."""
+
+    episodes: Int = Field(10, ge=1, description="training episodes")
+    steps_per_episode: Int = Field(
+        3000, ge=1, description="decisions per episode (300 s at 100 ms in the paper)"
+    )
+    learning_rate: Num = Field(1e-3, gt=0, description="Adam learning rate")
+    buffer_size: Int = Field(10000, ge=1, description="replay buffer size")
+    batch_size: Int = Field(64, ge=1, description="replay batch size")
+    exploration_final_eps: Num = Field(0.1, ge=0, le=1, description="final epsilon")
+    gamma: Num = Field(0.99, ge=0, le=1, description="discount factor")
+    seed_offset: Int = Field(0, description="added to the run seed for the agent")
+
+
+class DemandSettings(_Model):
+    """Demand-driven sizing and cost-map placement (paper 002 §3.2, §3.4)."""
+
+    users_per_drone: Int = Field(2000, ge=1, description="capacity C of one drone [users]")
+    alpha: NonNeg = Field(1.0, description="weight of path loss in C = alpha PL + beta d - g w")
+    beta: NonNeg = Field(0.1, description="weight of the user distance [1/m]")
+    gamma: NonNeg = Field(1.0, description="weight of the user weight w")
+    grid_step_m: Num = Field(10.0, gt=0, description="x-y step of the scanned cost map [m]")
+
+
 class PlacementSettings(_Model):
-    """Placement method and its hyper-parameters (paper 000 eqs. 1-7, Table III)."""
+    """Placement method and its hyper-parameters (paper 000 eqs. 1-7, Table III; the other
+    methods' settings in their own sections)."""
 
     method: Text = Field("gradient", description="placement method name")
     alpha: NonNeg = Field(0.01, description="coverage weight α (>= 0)")
@@ -373,6 +501,12 @@ class PlacementSettings(_Model):
         description="independent semi-random starts; the plan serving the most AOIs (then the "
         "lowest loss) is kept (1: the paper's protocol)",
     )
+    emtad: EmtadSettings = Field(default_factory=EmtadSettings, description="EMTAD settings")
+    exact: ExactSettings = Field(default_factory=ExactSettings, description="MILP settings")
+    rltopa: RltopaSettings = Field(default_factory=RltopaSettings, description="DQN settings")
+    demand: DemandSettings = Field(
+        default_factory=DemandSettings, description="demand-sizing settings"
+    )
 
     @field_validator("method")
     @classmethod
@@ -395,9 +529,12 @@ class Scenario(_Model):
     area: Area = Field(description="map rectangle {x_min_m, y_min_m, x_max_m, y_max_m} in metres")
     city: CitySpec = Field(description="city source: exactly one of generate, geojson, buildings")
     areas_of_interest: tuple[AreaOfInterest, ...] = Field(
-        min_length=1, description="list of areas of interest (at least one)"
+        (), description="list of areas of interest (the gradient method needs at least one)"
     )
     users: tuple[User, ...] = Field((), description="list of users (optional)")
+    user_groups: tuple[UserGroup, ...] = Field(
+        (), description="seeded random users, expanded when the city is built (optional)"
+    )
     fleet: Fleet = Field(description="fleet settings, at least {stations: N}")
     radio: Radio = Field(default_factory=Radio, description="radio settings")
     placement: PlacementSettings = Field(
@@ -437,6 +574,81 @@ class Scenario(_Model):
     def to_json(self) -> str:
         """The scenario as indented JSON that :func:`load_scenario` reads back."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    # -- derived -------------------------------------------------------------------------------
+
+    @property
+    def altitude_range_m(self) -> tuple[float, float]:
+        """Lowest and highest hover altitude of the positioning volume [m]."""
+        f = self.fleet
+        lo = f.min_altitude_m if f.min_altitude_m is not None else f.altitude_m
+        hi = f.max_altitude_m if f.max_altitude_m is not None else f.altitude_m
+        return (lo, max(lo, hi))
+
+    @property
+    def noise_floor_dbm(self) -> float:
+        """The receiver noise floor [dBm]: ``radio.noise_floor_dbm`` or the thermal noise."""
+        from skycell.radio.link import thermal_noise_dbm
+
+        r = self.radio
+        if r.noise_floor_dbm is not None:
+            return float(r.noise_floor_dbm)
+        return float(thermal_noise_dbm(r.bandwidth_hz, r.noise_figure_db))
+
+    def users_in(self, city: City) -> tuple[User, ...]:
+        """All users: the listed ones, then every group's, drawn outdoors (not inside a building)
+        with the group's own seed, ``<group>-<k>`` ids and cyclic demands."""
+        import numpy as np
+
+        out = list(self.users)
+        for g in self.user_groups:
+            rng = np.random.default_rng(g.seed)
+            if g.aoi is not None:
+                aoi = next(a for a in self.areas_of_interest if a.id == g.aoi)
+                cx, cy, rad = aoi.center_m[0], aoi.center_m[1], aoi.radius_m
+                rect = (cx - rad, cy - rad, cx + rad, cy + rad)
+            else:
+                a = g.area or self.area
+                rect = (a.x_min_m, a.y_min_m, a.x_max_m, a.y_max_m)
+            chosen: list[Any] = []
+            need = g.count
+            for _ in range(1000):
+                n = max(64, 2 * need)
+                pts = np.column_stack(
+                    (
+                        rng.uniform(rect[0], rect[2], n),
+                        rng.uniform(rect[1], rect[3], n),
+                        np.full(n, g.height_m),
+                    )
+                )
+                if g.aoi is not None:
+                    pts = pts[np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) <= rad]
+                pts = pts[~city.inside_building(pts)]
+                chosen.append(pts[:need])
+                need -= min(need, pts.shape[0])
+                if need == 0:
+                    break
+            if need:
+                raise ScenarioError(
+                    "user_groups",
+                    [
+                        Problem(
+                            f"user_groups[{self.user_groups.index(g)}]",
+                            f"could not place {g.count} users outdoors in the group's region; "
+                            "it is (almost) covered by buildings — move or enlarge it",
+                        )
+                    ],
+                )
+            xyz = np.concatenate(chosen)
+            for k, p in enumerate(xyz):
+                out.append(
+                    User(
+                        id=f"{g.id}-{k}",
+                        position_m=(float(p[0]), float(p[1]), float(p[2])),
+                        demand_bps=g.demand_bps[k % len(g.demand_bps)],
+                    )
+                )
+        return tuple(out)
 
     # -- resolution ----------------------------------------------------------------------------
 
@@ -695,7 +907,7 @@ def _fill_default_ids(data: Any) -> Any:
     if not isinstance(data, Mapping):
         return data
     out = dict(data)
-    for key, prefix in (("areas_of_interest", "aoi"), ("users", "user")):
+    for key, prefix in (("areas_of_interest", "aoi"), ("users", "user"), ("user_groups", "group")):
         items = out.get(key)
         if isinstance(items, list | tuple):
             filled: list[Any] = []
@@ -973,6 +1185,89 @@ def _semantic_problems(data: Any, *, base_dir: Path | None) -> list[tuple[Loc, s
                     f"{_g(margin)}; reduce the coverage-grid margin",
                 )
             )
+    out += _method_problems(data, area, where)
+    return out
+
+
+def _method_problems(
+    data: Mapping[str, Any], area: tuple[float, float, float, float] | None, where: str
+) -> list[tuple[Loc, str]]:
+    """What the chosen placement method needs from the rest of the scenario, user groups and the
+    3D positioning volume."""
+    out: list[tuple[Loc, str]] = []
+    placement = data.get("placement")
+    method = placement.get("method", "gradient") if isinstance(placement, Mapping) else "gradient"
+    aois = data.get("areas_of_interest")
+    has_aois = isinstance(aois, list | tuple) and len(aois) > 0
+    users = data.get("users")
+    groups = data.get("user_groups")
+    has_users = (isinstance(users, list | tuple) and len(users) > 0) or (
+        isinstance(groups, list | tuple) and len(groups) > 0
+    )
+    if method == "gradient" and not has_aois:
+        out.append(
+            (
+                ("areas_of_interest",),
+                "the gradient method (placement.method) needs at least one area of interest; "
+                "add one, or choose a user-driven method (exact, emtad, los-search, ...)",
+            )
+        )
+    if method != "gradient" and method in PLACEMENT_METHODS and not has_users:
+        out.append(
+            (
+                ("placement", "method"),
+                f"method {method!r} places stations for users and their demands, but the "
+                "scenario has none; add `users` or `user_groups`",
+            )
+        )
+    aoi_ids = {a.get("id") for a in (aois or ()) if isinstance(a, Mapping)}
+    if isinstance(groups, list | tuple):
+        out += _duplicate_ids(groups, "user_groups", "group", "user group")
+        for k, g in enumerate(groups):
+            if not isinstance(g, Mapping):
+                continue
+            if g.get("aoi") is not None and g.get("area") is not None:
+                out.append((("user_groups", k), "give either `area` or `aoi`, not both"))
+            if g.get("aoi") is not None and g.get("aoi") not in aoi_ids:
+                out.append(
+                    (
+                        ("user_groups", k, "aoi"),
+                        f"no area of interest with id {g.get('aoi')!r}; use one of "
+                        f"{sorted(str(a) for a in aoi_ids) or 'the AOI ids (none defined)'}",
+                    )
+                )
+            if g.get("area") is not None:
+                out += _check_rect(g.get("area"), ("user_groups", k, "area"))
+                rect = _rect(g.get("area"))
+                if rect and area and _outside_by(*rect, area) > 1e-9:
+                    out.append(
+                        (
+                            ("user_groups", k, "area"),
+                            f"the group's rectangle ({_fmt_rect(rect)}) leaves {where}; keep "
+                            "it inside the map",
+                        )
+                    )
+    fleet = data.get("fleet")
+    if isinstance(fleet, Mapping):
+        lo, hi = _num(fleet.get("min_altitude_m")), _num(fleet.get("max_altitude_m"))
+        if lo is not None and hi is not None and lo > hi:
+            out.append(
+                (
+                    ("fleet", "min_altitude_m"),
+                    f"min_altitude_m ({_g(lo)}) is above max_altitude_m ({_g(hi)}); swap them",
+                )
+            )
+        if fleet.get("positioning_area") is not None:
+            out += _check_rect(fleet.get("positioning_area"), ("fleet", "positioning_area"))
+            rect = _rect(fleet.get("positioning_area"))
+            if rect and area and _outside_by(*rect, area) > 1e-9:
+                out.append(
+                    (
+                        ("fleet", "positioning_area"),
+                        f"the positioning area ({_fmt_rect(rect)}) leaves {where}; keep it "
+                        "inside the map",
+                    )
+                )
     return out
 
 
