@@ -43,3 +43,21 @@ class ScenarioError(SkycellError):
         lines = [f"{source}: {len(self.problems)} problem(s) found"]
         lines += [f"  - {p}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+class InfeasibleError(SkycellError):
+    """A planning problem has no solution: which users (or what) and why.
+
+    Attributes:
+        reasons: ``{user_id_or_item: why}``, every offending item at once.
+    """
+
+    def __init__(self, summary: str, reasons: dict[str, str]) -> None:
+        self.summary = summary
+        self.reasons = dict(reasons)
+        lines = [summary]
+        shown = list(self.reasons.items())
+        lines += [f"  - {k}: {v}" for k, v in shown[:25]]
+        if len(shown) > 25:
+            lines.append(f"  ... and {len(shown) - 25} more")
+        super().__init__("\n".join(lines))

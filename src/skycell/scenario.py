@@ -379,6 +379,16 @@ class Radio(_Model):
         "bandwidth_hz with noise_figure_db",
     )
     user_tx_power_dbm: Num = Field(20.0, description="user transmit power [dBm] (paper 003)")
+    link_direction: Text = Field(
+        "downlink",
+        description="link that must carry each demand: downlink (station transmits at "
+        "tx_power_dbm) or uplink (user transmits at user_tx_power_dbm, paper 003)",
+    )
+
+    @field_validator("link_direction")
+    @classmethod
+    def _direction(cls, value: str) -> str:
+        return _check_name(value, ("downlink", "uplink"), "link direction")
 
     @field_validator("standard")
     @classmethod

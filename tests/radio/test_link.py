@@ -97,3 +97,38 @@ def test_shannon_rate_closed_form() -> None:
     np.testing.assert_allclose(
         link.shannon_rate_bps(np.array([-np.inf, 10.0]), 160e6), [0.0, 160e6 * math.log2(11.0)]
     )
+
+
+def test_max_distance_inverts_free_space() -> None:
+    from skycell.radio.link import max_distance_m
+    from skycell.radio.pathloss import free_space_path_loss_db
+
+    budgets = np.array([80.0, 100.0, 120.0, 10.0])
+    d = max_distance_m(lambda x: free_space_path_loss_db(x, 5.25e9), budgets)
+    # closed form: d = c / (4 pi f) * 10^(PL / 20)
+    exact = 299792458.0 / (4 * np.pi * 5.25e9) * 10 ** (budgets / 20)
+    np.testing.assert_allclose(d[:3], exact[:3], atol=2e-3)
+    assert d[3] == 0.0  # even 1 m loses more than 10 dB
+
+
+def test_user_link_budget_paper003() -> None:
+    from skycell.radio.link import user_link_budget
+
+    # paper 003 Table I: 20 dBm, 0 dBi, noise floor -85 dBm; 160 MHz demands are MCS 0-3
+    lb = user_link_budget(
+        np.array([58.5e6, 234e6, 1e12]),
+        standard="wifi-80211ac",
+        tx_power_dbm=20.0,
+        noise_floor_dbm=-85.0,
+        bandwidth_hz=160e6,
+        channel_width_mhz=160,
+    )
+    assert lb.mcs.tolist() == [0, 3, -1]
+    # MCS 0 at 160 MHz needs -82 + 9 = -73 dBm: SNR 12 dB, PL_max = 20 + 85 - 12 = 93 dB
+    assert lb.required_snr_db[0] == pytest.approx(12.0)
+    assert lb.max_path_loss_db[0] == pytest.approx(93.0)
+    assert not lb.feasible[2] and "fastest 802.11ac rate" in lb.reason[2]
+    nr = user_link_budget(
+        np.array([20e6]), standard="nr", tx_power_dbm=43, noise_floor_dbm=-94, bandwidth_hz=20e6
+    )
+    assert nr.required_snr_db[0] == pytest.approx(0.0, abs=1e-9)  # 2^(1) - 1 = 1 -> 0 dB

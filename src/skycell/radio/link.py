@@ -6,6 +6,7 @@ follow the engine's layout: received powers ``(N, U)`` for N stations and U user
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -152,3 +153,136 @@ def sinr(
 def shannon_rate_bps(sinr_db: ArrayLike, bandwidth_hz: ArrayLike) -> FloatArray:
     """Shannon capacity [bit/s]: ``C = B log2(1 + SINR)`` (SINR linear; paper 004 eq. 4)."""
     return _f64(_f64(bandwidth_hz) * np.log2(1.0 + db_to_linear(sinr_db)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Link budget per user: demand -> MCS -> required SNR -> largest distance (coverage sphere)
+# ---------------------------------------------------------------------------------------------
+
+
+def max_distance_m(
+    path_loss_db: Callable[[FloatArray], FloatArray],
+    max_path_loss_db: ArrayLike,
+    *,
+    d_min_m: float = 1.0,
+    d_max_m: float = 1.0e5,
+    tol_m: float = 1e-3,
+) -> FloatArray:
+    """Largest distance [m] at which a path-loss model stays within each budget.
+
+    Vectorised bisection on ``path_loss_db(d) <= max_path_loss_db`` for a model that increases
+    with distance (all of skycell's do) and has no closed-form inverse (ITU-R P.1411's two slopes,
+    TR 36.777, Al-Hourani at a fixed height). Budgets the model misses even at ``d_min_m`` give
+    0; budgets it meets at ``d_max_m`` give ``d_max_m``.
+
+    Args:
+        path_loss_db: vectorised ``d -> PL(d)`` [m -> dB], called on arrays shaped like the budget.
+        max_path_loss_db: budgets [dB].
+        d_min_m, d_max_m: search interval [m].
+        tol_m: bisection tolerance [m].
+
+    Returns:
+        Distances [m], shaped like ``max_path_loss_db``.
+    """
+    budget = np.asarray(max_path_loss_db, dtype=np.float64)
+    lo = np.full(budget.shape, d_min_m)
+    hi = np.full(budget.shape, d_max_m)
+    ok_lo = path_loss_db(lo) <= budget
+    ok_hi = path_loss_db(hi) <= budget
+    steps = int(np.ceil(np.log2((d_max_m - d_min_m) / tol_m))) + 1
+    for _ in range(steps):  # fixed number of halvings over all users at once
+        mid = 0.5 * (lo + hi)
+        ok = path_loss_db(mid) <= budget
+        lo = np.where(ok, mid, lo)
+        hi = np.where(ok, hi, mid)
+    return np.asarray(np.where(ok_hi, d_max_m, np.where(ok_lo, lo, 0.0)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class LinkBudget:
+    """What each user's demand asks of its UAV link (papers 003 eq. 1c-3, 004 eqs. 5b-6).
+
+    Attributes:
+        required_snr_db: ``(U,)`` SNR the demand needs [dB] (NaN when infeasible).
+        max_path_loss_db: ``(U,)`` largest path loss that still delivers it [dB].
+        mcs: ``(U,)`` 802.11ac MCS index (-1 for NR or infeasible).
+        feasible: ``(U,)`` whether any rate carries the demand.
+        reason: ``(U,)`` empty, or why the user cannot be served.
+    """
+
+    required_snr_db: FloatArray
+    max_path_loss_db: FloatArray
+    mcs: NDArray[np.int64]
+    feasible: NDArray[np.bool_]
+    reason: tuple[str, ...]
+
+
+def user_link_budget(
+    demand_bps: ArrayLike,
+    *,
+    standard: str,
+    tx_power_dbm: float,
+    noise_floor_dbm: float,
+    bandwidth_hz: float,
+    channel_width_mhz: int = 20,
+    guard_interval_ns: int = 800,
+    spatial_streams: int = 1,
+    antenna_gains_dbi: float = 0.0,
+) -> LinkBudget:
+    """Per-user link budget: the SNR each demand needs and the path loss that allows it.
+
+    ``wifi-80211ac``: the lowest MCS that carries the demand (:mod:`skycell.radio.mcs`) and its
+    sensitivity over the noise floor. ``nr``: the Shannon inverse ``SNR = 2^(D / B) - 1`` on
+    ``bandwidth_hz``. Then ``PL_max = P_tx + G - noise - SNR_req`` (paper 003 eq. 2).
+
+    Args:
+        demand_bps: ``(U,)`` demands [bit/s].
+        standard: ``"wifi-80211ac"`` or ``"nr"``.
+        tx_power_dbm: transmit power of the link [dBm] (paper 003: the user's 20 dBm).
+        noise_floor_dbm: receiver noise floor [dBm].
+        bandwidth_hz: channel bandwidth for ``nr`` [Hz].
+        channel_width_mhz, guard_interval_ns, spatial_streams: 802.11ac PHY.
+        antenna_gains_dbi: sum of both antennas' gains [dBi].
+    """
+    from skycell.radio.mcs import lowest_mcs_for_demand, vht_rate_bps
+
+    d = np.atleast_1d(np.asarray(demand_bps, dtype=np.float64))
+    if standard == "wifi-80211ac":
+        choice = lowest_mcs_for_demand(
+            d,
+            noise_floor_dbm=noise_floor_dbm,
+            channel_width_mhz=channel_width_mhz,
+            guard_interval_ns=guard_interval_ns,
+            spatial_streams=spatial_streams,
+        )
+        snr = choice.required_snr_db
+        mcs = choice.mcs
+        feasible = choice.feasible
+        top = np.nanmax(
+            vht_rate_bps(
+                np.arange(10),
+                channel_width_mhz=channel_width_mhz,
+                guard_interval_ns=guard_interval_ns,
+                spatial_streams=spatial_streams,
+            )
+        )
+        why = (
+            f"demand above the fastest 802.11ac rate ({top / 1e6:g} Mbit/s on "
+            f"{channel_width_mhz} MHz, {spatial_streams} stream(s))"
+        )
+    elif standard == "nr":
+        snr = 10.0 * np.log10(np.expm1(d / bandwidth_hz * np.log(2.0)) + 1e-300)
+        snr = np.where(d > 0, snr, -np.inf)
+        mcs = np.full(d.shape, -1, dtype=np.int64)
+        feasible = np.isfinite(snr) | (d == 0)
+        why = "demand not finite"
+    else:
+        raise ValueError(f"unknown radio standard {standard!r}; allowed: nr, wifi-80211ac")
+    max_pl = tx_power_dbm + antenna_gains_dbi - noise_floor_dbm - snr
+    return LinkBudget(
+        required_snr_db=np.asarray(snr, dtype=np.float64),
+        max_path_loss_db=np.asarray(np.where(feasible, max_pl, np.nan), dtype=np.float64),
+        mcs=np.asarray(mcs, dtype=np.int64),
+        feasible=np.asarray(feasible, dtype=bool),
+        reason=tuple("" if f else why for f in feasible),
+    )
