@@ -28,7 +28,8 @@ test: lint
 	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_placement.py
+	$(BIN)/python benchmarks/bench_placement.py --seeds 50 --workers 2
+	$(BIN)/python benchmarks/bench_los.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
