@@ -94,7 +94,9 @@ def test_default_scenario_has_paper_000_values() -> None:
     )
     assert f.launch_area is None
     p = s.placement
-    assert p.method == "gradient" and "gradient" in PLACEMENT_METHODS
+    assert (
+        p.method == "gradient" and s.placement_method == "gradient" and "auto" in PLACEMENT_METHODS
+    )
     assert (p.alpha, p.beta, p.gamma, p.eta) == (0.01, 1.0, 0.8, 1.0)
     assert (p.kappa_a, p.kappa_b, p.kappa_i) == (0.02, 0.5, 0.25)
     assert (p.grid_points, p.grid_margin_m) == (5, 150.0)
@@ -145,7 +147,8 @@ def test_only_required_fields_give_defaults_and_ids(tmp_path: Path) -> None:
     assert [a.id for a in s.areas_of_interest] == ["aoi0", "aoi1"]
     assert s.users[0].id == "user0" and s.users[0].demand_bps == 0.0
     assert s.radio == default_scenario().radio
-    assert s.placement == default_scenario().placement
+    assert s.placement == default_scenario().placement.model_copy(update={"method": "auto"})
+    assert s.placement_method == "gradient"  # auto, with areas of interest
     assert s.fleet.altitude_m == 70.0
 
 

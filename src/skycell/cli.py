@@ -95,6 +95,13 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
     row("any route enters a building", "yes" if metrics.get("routes_enter_buildings") else "no")
     if metrics.get("users_satisfied") is not None:
         row("users whose rate meets their demand", f(metrics.get("users_satisfied")))
+    if metrics.get("station_count") is not None:
+        row("stations used", f(metrics.get("station_count"), "{:d}"))
+        row("users served", f(metrics.get("users_served"), "{:d}"))
+        row("users in line of sight of their station", f(metrics.get("users_in_los"), "{:d}"))
+        row("users whose demand is met", f(metrics.get("demand_satisfied_fraction")))
+        agg = metrics.get("aggregate_rate_bps")
+        row("aggregate rate [Mbit/s]", "n/a" if agg is None else f"{agg / 1e6:.1f}")
     return t
 
 
@@ -137,17 +144,26 @@ def plan(
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/plan"),
     seed: Annotated[int, typer.Option(help="Seed of the run's random generator.")] = 0,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="Placement method (default: the scenario's placement.method): gradient, exact, "
+            "emtad, fixed-altitude, fixed-users, demand, los-search, rltopa, rooftop."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
 ) -> None:
-    """Place the stations (paper 000 §V-A), route them there and evaluate the deployment.
+    """Plan a deployment and evaluate it; writes OUT/deployment.json and OUT/plan.png.
 
-    Writes OUT/deployment.json and OUT/plan.png.
+    With areas of interest: place the fleet over them and route it there (paper 000 §V-A). With
+    users and demands: size the fleet and place it in 3D (papers 002, 003, 004, skycell's exact
+    MILP).
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from skycell.plan.pipeline import plan_scenario
     from skycell.report.plots import plot_plan
-    from skycell.scenario import default_scenario, load_scenario
+    from skycell.scenario import PLACEMENT_METHODS, default_scenario, load_scenario
 
     try:
         sc = load_scenario(scenario) if scenario is not None else default_scenario()
@@ -157,8 +173,22 @@ def plan(
         if not quiet:
             out.print(f"[bold]skycell plan[/] {sc.name}: building the city …")
         city = sc.build_city()
+        name = method or sc.placement_method
+        if method is not None and method not in PLACEMENT_METHODS[1:]:
+            raise SkycellError(
+                f"unknown --method {method!r}; choose one of {', '.join(PLACEMENT_METHODS[1:])}"
+            )
         if quiet:
-            outcome = plan_scenario(sc, seed=seed, city=city)
+            outcome = plan_scenario(sc, seed=seed, city=city, method=method)
+        elif name != "gradient":
+            with out.status(f"{name}: planning …") as spinner:
+                outcome = plan_scenario(
+                    sc,
+                    seed=seed,
+                    city=city,
+                    method=method,
+                    status=lambda text: spinner.update(escape(text)),
+                )
         else:
             with Progress(
                 TextColumn("optimising placement"),
@@ -175,7 +205,9 @@ def plan(
                 def on_progress(it: int, loss: float) -> None:
                     bar.update(task, completed=it, loss=loss)
 
-                outcome = plan_scenario(sc, seed=seed, city=city, progress=on_progress)
+                outcome = plan_scenario(
+                    sc, seed=seed, city=city, method=method, progress=on_progress
+                )
         dep = outcome.deployment
         png = out_dir / "plan.png"
         plot_plan(dep, city, png, sinr_map=outcome.metrics.sinr_map)
@@ -185,10 +217,22 @@ def plan(
     elapsed = time.perf_counter() - tic
     if not quiet:
         m = dep.method
-        out.print(
-            f"placement: {m['iterations']} iterations ({m['stop_reason']}), "
-            f"{1e3 * m['seconds_per_iteration']:.3f} ms per iteration"
-        )
+        if "iterations" in m and "seconds_per_iteration" in m:
+            out.print(
+                f"placement: {m['iterations']} iterations ({m['stop_reason']}), "
+                f"{1e3 * m['seconds_per_iteration']:.3f} ms per iteration"
+            )
+        else:
+            proven = m.get("proven_optimal")
+            proof = (
+                "" if proven is None else (", proven optimal" if proven else ", not proven optimal")
+            )
+            bound = m.get("lower_bound")
+            out.print(
+                f"{m['name']}: {len(dep.stations)} station(s) in {m.get('wall_time_s', 0):.2f} s"
+                + proof
+                + ("" if bound is None else f" (lower bound {bound:g})")
+            )
         out.print(_stations_table(dep))
         out.print(_metrics_table(dep.metrics, "deployment metrics (analytic engine)"))
         for note in dep.notes:

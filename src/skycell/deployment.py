@@ -9,7 +9,10 @@ included) and the metrics, and versioned by ``schema_version``. Other tools rely
   ``route_m`` [[x, y, z], ...]
 * ``areas_of_interest[]``: ``id``, ``center_m`` [x, y], ``radius_m``
 * ``buildings[]``: ``footprint_m`` [[x, y], ...], ``height_m``
-* ``metrics``: with ``aoi_satisfaction``
+* ``metrics``: with ``aoi_satisfaction``; for user-driven plans also ``station_count``,
+  ``users_served``, ``users_in_los`` and ``demand_satisfied_fraction``
+* ``users[]`` (user-driven plans): ``id``, ``position_m``, ``demand_bps``, ``serving_station``
+  (a station id or null), ``los``, ``rate_bps``
 
 Angles follow the antenna convention of :mod:`skycell.radio.antenna`: azimuth counter-clockwise
 from +x in the horizontal plane, tilt downward from the horizon (90° faces the ground, paper 000's
@@ -67,6 +70,17 @@ class BuildingRecord(_Model):
     material: str | None = None
 
 
+class UserRecord(_Model):
+    """One user of a user-driven plan: where, how much, who serves it and how well."""
+
+    id: str
+    position_m: tuple[float, float, float]
+    demand_bps: float = Field(ge=0)
+    serving_station: str | None = None
+    los: bool = False
+    rate_bps: float = Field(default=0.0, ge=0)
+
+
 class TrajectoryRecord(_Model):
     """The positions of one user over time."""
 
@@ -83,6 +97,7 @@ class Deployment(_Model):
     method: dict[str, Any] = Field(default_factory=dict)
     areas_of_interest: list[AreaRecord]
     stations: list[StationRecord] = Field(min_length=1)
+    users: list[UserRecord] = Field(default_factory=list)
     user_trajectories: list[TrajectoryRecord] = Field(default_factory=list)
     buildings: list[BuildingRecord] = Field(default_factory=list)
     scenario: dict[str, Any] = Field(default_factory=dict)

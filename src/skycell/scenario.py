@@ -71,6 +71,7 @@ __all__ = [
 
 #: Placement method names accepted in ``placement.method``; extend when a method is added.
 PLACEMENT_METHODS: tuple[str, ...] = (
+    "auto",  # gradient when the scenario has areas of interest, else exact (falling back to emtad)
     "gradient",  # paper 000 §V-A: AOIs, fixed altitude, N given
     "los-search",  # paper 003 optimum: exact grid search, one UAV
     "rltopa",  # paper 003: DQN agent, one UAV
@@ -437,6 +438,14 @@ class EmtadSettings(_Model):
         0.9, ge=0, le=1, description="minimum Al-Hourani LoS probability of a served user"
     )
     patience: Int = Field(10, ge=1, description="PSO early stop: iterations without improvement")
+    height_levels: Int = Field(
+        8, ge=1, description="altitude levels at which the sphere intersection zones are sampled"
+    )
+    max_combinations: Int = Field(
+        200000,
+        ge=1,
+        description="zone combinations tried per cover size before the greedy set cover is used",
+    )
 
 
 class ExactSettings(_Model):
@@ -445,6 +454,9 @@ class ExactSettings(_Model):
     time_limit_s: Num = Field(60.0, gt=0, description="solver time limit [s]")
     candidates: Int = Field(2000, ge=1, description="candidate positions to sample")
     mip_rel_gap: NonNeg = Field(0.0, description="relative MIP gap at which HiGHS stops")
+    height_levels: Int = Field(
+        6, ge=1, description="altitude levels at which candidate positions are sampled"
+    )
 
 
 class RltopaSettings(_Model):
@@ -476,7 +488,10 @@ class PlacementSettings(_Model):
     """Placement method and its hyper-parameters (paper 000 eqs. 1-7, Table III; the other
     methods' settings in their own sections)."""
 
-    method: Text = Field("gradient", description="placement method name")
+    method: Text = Field(
+        "auto",
+        description="placement method name (auto: gradient with areas of interest, else exact)",
+    )
     alpha: NonNeg = Field(0.01, description="coverage weight α (>= 0)")
     beta: NonNeg = Field(1.0, description="attraction weight β (>= 0)")
     gamma: NonNeg = Field(0.8, description="repulsion weight γ (>= 0)")
@@ -586,6 +601,15 @@ class Scenario(_Model):
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     # -- derived -------------------------------------------------------------------------------
+
+    @property
+    def placement_method(self) -> str:
+        """``placement.method`` with ``auto`` resolved: ``gradient`` when the scenario has areas
+        of interest, else ``exact``."""
+        m = self.placement.method
+        if m != "auto":
+            return m
+        return "gradient" if self.areas_of_interest else "exact"
 
     @property
     def altitude_range_m(self) -> tuple[float, float]:
@@ -760,6 +784,7 @@ def default_scenario() -> Scenario:
                 for k, (c, r) in enumerate(aois)
             ],
             "fleet": {"stations": 10},
+            "placement": {"method": "gradient"},
         }
     )
 
@@ -1206,7 +1231,7 @@ def _method_problems(
     3D positioning volume."""
     out: list[tuple[Loc, str]] = []
     placement = data.get("placement")
-    method = placement.get("method", "gradient") if isinstance(placement, Mapping) else "gradient"
+    method = placement.get("method", "auto") if isinstance(placement, Mapping) else "auto"
     aois = data.get("areas_of_interest")
     has_aois = isinstance(aois, list | tuple) and len(aois) > 0
     users = data.get("users")
@@ -1214,6 +1239,14 @@ def _method_problems(
     has_users = (isinstance(users, list | tuple) and len(users) > 0) or (
         isinstance(groups, list | tuple) and len(groups) > 0
     )
+    if method == "auto" and not has_aois and not has_users:
+        out.append(
+            (
+                ("areas_of_interest",),
+                "nothing to plan for: add areas of interest (the gradient method serves them) or "
+                "`users` / `user_groups` (the sizing methods serve them)",
+            )
+        )
     if method == "gradient" and not has_aois:
         out.append(
             (
@@ -1222,7 +1255,7 @@ def _method_problems(
                 "add one, or choose a user-driven method (exact, emtad, los-search, ...)",
             )
         )
-    if method != "gradient" and method in PLACEMENT_METHODS and not has_users:
+    if method not in ("gradient", "auto") and method in PLACEMENT_METHODS and not has_users:
         out.append(
             (
                 ("placement", "method"),

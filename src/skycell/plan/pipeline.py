@@ -19,6 +19,7 @@ from skycell.deployment import (
     Deployment,
     StationRecord,
     TrajectoryRecord,
+    UserRecord,
 )
 from skycell.metrics import Metrics, aoi_served, evaluate
 from skycell.plan.place_gradient import (
@@ -31,16 +32,19 @@ from skycell.plan.place_gradient import (
 
 if TYPE_CHECKING:
     from skycell.city.buildings import City
+    from skycell.plan.assignment import UserPlacement
     from skycell.radio.engine import AnalyticEngine
     from skycell.scenario import Scenario
 
 
 @dataclass
 class PlanOutcome:
-    """Everything a plan run produced."""
+    """Everything a plan run produced: the deployment, the raw result of the method (a
+    :class:`PlacementResult` for the gradient method, a :class:`UserPlacement` for the
+    user-driven ones), the metrics and the city."""
 
     deployment: Deployment
-    placement: PlacementResult
+    placement: PlacementResult | UserPlacement
     metrics: Metrics
     city: City
 
@@ -105,8 +109,10 @@ def evaluate_stations(
     azimuth_deg: np.ndarray[Any, np.dtype[np.float64]],
     tilt_deg: np.ndarray[Any, np.dtype[np.float64]],
     routes_m: list[np.ndarray[Any, np.dtype[np.float64]]],
+    include_users: bool = True,
 ) -> Metrics:
-    """Metrics of stations in a scenario's city, on the analytic engine."""
+    """Metrics of stations in a scenario's city, on the analytic engine (the scenario's listed
+    users' SINR and rate too, unless ``include_users`` is False)."""
     from skycell.radio.link import thermal_noise_dbm
 
     r = scenario.radio
@@ -128,8 +134,8 @@ def evaluate_stations(
         cell_m=scenario.evaluation.grid_cell_m,
         user_height_m=r.user_height_m,
         sinr_threshold_db=scenario.evaluation.sinr_threshold_db,
-        users_xyz_m=users_xyz if users_xyz.shape[0] else None,
-        users_demand_bps=demand if demand.shape[0] else None,
+        users_xyz_m=users_xyz if include_users and users_xyz.shape[0] else None,
+        users_demand_bps=demand if include_users and demand.shape[0] else None,
     )
 
 
@@ -229,9 +235,155 @@ def plan_scenario(
     *,
     seed: int = 0,
     city: City | None = None,
+    method: str | None = None,
     progress: Callable[[int, float], None] | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> PlanOutcome:
-    """Plan a scenario: place the stations with paper 000 §V-A and evaluate the deployment.
+    """Plan a scenario with its placement method (or ``method``) and evaluate the deployment.
+
+    ``gradient`` (paper 000 §V-A) places ``fleet.stations`` over the areas of interest; every
+    other method sizes and places a fleet for the scenario's users (see
+    :mod:`skycell.plan.methods`). With ``placement.method: auto`` and users, ``exact`` runs and,
+    if it fails to find a plan within its time limit, ``emtad`` is used instead (noted).
+
+    Args:
+        scenario: a validated scenario.
+        seed: seed of the run's random generator (the same seed gives the same plan).
+        city: the scenario's city when already built.
+        method: overrides ``placement.method``.
+        progress: ``progress(iteration, loss)`` for the gradient method.
+        status: ``status(message)`` for the user-driven methods.
+    """
+    name = method or scenario.placement_method
+    if name == "auto":
+        name = "gradient" if scenario.areas_of_interest else "exact"
+    city = city if city is not None else scenario.build_city()
+    if name == "gradient":
+        if not scenario.areas_of_interest:
+            from skycell.errors import InfeasibleError
+
+            raise InfeasibleError(
+                "the gradient method needs areas of interest; this scenario has none",
+                {"areas_of_interest": "add at least one, or choose a user-driven --method"},
+            )
+        return _plan_gradient(scenario, seed=seed, city=city, progress=progress)
+    return _plan_users(scenario, name, seed=seed, city=city, status=status)
+
+
+def _plan_users(
+    scenario: Scenario,
+    name: str,
+    *,
+    seed: int,
+    city: City,
+    status: Callable[[str], None] | None,
+) -> PlanOutcome:
+    """Size and place a fleet for the scenario's users with a user-driven method."""
+    from skycell.errors import SkycellError
+    from skycell.plan.assignment import check_placement, placement_summary
+    from skycell.plan.methods import USER_METHODS, run_user_method
+
+    if name not in USER_METHODS:
+        raise SkycellError(
+            f"unknown placement method {name!r}; choose gradient or one of "
+            f"{', '.join(USER_METHODS)}"
+        )
+    users = scenario.users_in(city)
+    if not users:
+        raise SkycellError(
+            f"method {name!r} places stations for users, but the scenario has none; add "
+            "`users` or `user_groups`"
+        )
+
+    def say(text: str, _fraction: float = 0.0) -> None:
+        if status is not None:
+            status(text)
+
+    notes: list[str] = []
+    say(f"{name}: planning for {len(users)} users")
+    try:
+        up = run_user_method(name, scenario, city, users, seed=seed, progress=say)
+    except SkycellError as exc:
+        if name == "exact" and scenario.placement.method == "auto" and "time limit" in str(exc):
+            notes.append(f"exact found no plan within its time limit ({exc}); fell back to emtad")
+            name = "emtad"
+            up = run_user_method(name, scenario, city, users, seed=seed, progress=say)
+        else:
+            raise
+    notes += up.notes
+    violations = check_placement(scenario, city, users, up)
+    if violations:  # a method bug, never expected: say it loudly rather than hide it
+        notes += [f"constraint violated: {v}" for v in violations]
+    say("evaluating")
+    summary = placement_summary(scenario, city, users, up)
+    xyz = np.asarray(up.station_xyz_m, dtype=np.float64).reshape(-1, 3)
+    n = xyz.shape[0]
+    power = np.full(n, scenario.radio.tx_power_dbm)
+    azimuth = np.zeros(n)
+    tilt = np.full(n, 90.0)
+    routes = [xyz[i : i + 1] for i in range(n)]
+    metrics = evaluate_stations(
+        scenario,
+        city,
+        station_xyz_m=xyz,
+        tx_power_dbm=power,
+        azimuth_deg=azimuth,
+        tilt_deg=tilt,
+        routes_m=routes,
+        include_users=False,
+    )
+    info = USER_METHODS[name]
+    deployment = Deployment(
+        method={
+            "name": name,
+            "paper": info.paper,
+            "seed": seed,
+            "wall_time_s": up.wall_time_s,
+            "proven_optimal": up.proven_optimal,
+            "lower_bound": up.lower_bound,
+            **{k: v for k, v in up.extra.items() if _json_scalar(v)},
+        },
+        areas_of_interest=[
+            AreaRecord(id=a.id, center_m=a.center_m, radius_m=a.radius_m, weight=a.weight)
+            for a in scenario.areas_of_interest
+        ],
+        stations=[
+            StationRecord(
+                id=f"s{i}",
+                position_m=(float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2])),
+                azimuth_deg=0.0,
+                tilt_deg=90.0,
+                tx_power_dbm=float(power[i]),
+                route_m=[(float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2]))],
+            )
+            for i in range(n)
+        ],
+        users=[UserRecord(**u) for u in summary["users"]],
+        user_trajectories=[
+            TrajectoryRecord(id=u.id, dt_s=u.trajectory_dt_s, positions_m=list(u.trajectory_m))
+            for u in users
+            if u.trajectory_m
+        ],
+        buildings=buildings_records(city),
+        scenario=scenario.to_dict(),
+        metrics={**metrics.to_dict(), **summary["metrics"]},
+        notes=notes,
+    )
+    return PlanOutcome(deployment=deployment, placement=up, metrics=metrics, city=city)
+
+
+def _json_scalar(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _plan_gradient(
+    scenario: Scenario,
+    *,
+    seed: int,
+    city: City,
+    progress: Callable[[int, float], None] | None,
+) -> PlanOutcome:
+    """Place the stations with paper 000 §V-A and evaluate the deployment.
 
     Args:
         scenario: a validated scenario.
@@ -242,9 +394,6 @@ def plan_scenario(
     Returns:
         The deployment (ready to save), the raw placement result, the metrics and the city.
     """
-    if scenario.placement.method != "gradient":
-        raise ValueError(f"unknown placement method {scenario.placement.method!r}")
-    city = city if city is not None else scenario.build_city()
     params = placement_params(scenario)
     aois = scenario.areas_of_interest
     _, result = place_stations(scenario, city, seed=seed, progress=progress)

@@ -99,6 +99,18 @@ def plot_plan(
             fontsize=8,
             zorder=8,
         )
+    if deployment.users:
+        ids = {st.id: i for i, st in enumerate(deployment.stations)}
+        ux = np.array([u.position_m[0] for u in deployment.users])
+        uy = np.array([u.position_m[1] for u in deployment.users])
+        k = np.array([ids.get(u.serving_station or "", -1) for u in deployment.users])
+        served = k >= 0
+        if served.any():
+            ax.scatter(ux[served], uy[served], s=6, c=[colors(i % 10) for i in k[served]], zorder=6)
+        if (~served).any():
+            ax.scatter(ux[~served], uy[~served], s=14, c="black", marker="x", zorder=6,
+                       label="unserved user")  # fmt: skip
+            ax.legend(loc="lower right", fontsize=8)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
