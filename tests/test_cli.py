@@ -115,3 +115,14 @@ def test_missing_file_and_bad_deployment_exit_2(tmp_path: Path) -> None:
 def test_version() -> None:
     r = skycell("--version")
     assert r.returncode == 0 and r.stdout.startswith("skycell ")
+
+
+def test_bad_options_exit_2_without_traceback(tmp_path: Path) -> None:
+    r = skycell("plan", "examples/small.yaml", "--seed", "-1", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "seed" in r.stderr.lower()
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = skycell("plan", "examples/small.yaml", "--out", str(blocker / "sub"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = skycell("plan", "examples/small.yaml", "--method", "magic", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "magic" in r.stderr and not (tmp_path / "o").exists()

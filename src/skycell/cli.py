@@ -143,7 +143,7 @@ def plan(
         ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/plan"),
-    seed: Annotated[int, typer.Option(help="Seed of the run's random generator.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the run's random generator.")] = 0,
     method: Annotated[
         str | None,
         typer.Option(
@@ -210,8 +210,14 @@ def plan(
                 )
         dep = outcome.deployment
         png = out_dir / "plan.png"
-        plot_plan(dep, city, png, sinr_map=outcome.metrics.sinr_map)
-        path = dep.save(out_dir / "deployment.json")
+        try:
+            plot_plan(dep, city, png, sinr_map=outcome.metrics.sinr_map)
+            path = dep.save(out_dir / "deployment.json")
+        except OSError as exc:
+            raise SkycellError(
+                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
+                "can write to"
+            ) from None
     except SkycellError as exc:
         raise _fail(exc) from None
     elapsed = time.perf_counter() - tic
@@ -257,7 +263,10 @@ def evaluate(
         metrics = evaluate_deployment(dep, city)
         if plot is not None:
             dep = dep.model_copy(update={"metrics": metrics.to_dict()})
-            plot_plan(dep, city, plot, sinr_map=metrics.sinr_map)
+            try:
+                plot_plan(dep, city, plot, sinr_map=metrics.sinr_map)
+            except OSError as exc:
+                raise SkycellError(f"cannot write --plot {plot}: {exc.strerror or exc}") from None
     except SkycellError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -300,6 +309,9 @@ def main() -> None:
     except SkycellError as exc:  # pragma: no cover - commands catch their own
         err.print(f"error: {exc}")
         sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing was written")
+        sys.exit(130)
 
 
 if __name__ == "__main__":
