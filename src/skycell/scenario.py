@@ -479,9 +479,33 @@ class DemandSettings(_Model):
 
     users_per_drone: Int = Field(2000, ge=1, description="capacity C of one drone [users]")
     alpha: NonNeg = Field(1.0, description="weight of path loss in C = alpha PL + beta d - g w")
-    beta: NonNeg = Field(0.1, description="weight of the user distance [1/m]")
+    beta: NonNeg = Field(0.01, description="weight of the user distance [1/m]")
     gamma: NonNeg = Field(1.0, description="weight of the user weight w")
     grid_step_m: Num = Field(10.0, gt=0, description="x-y step of the scanned cost map [m]")
+    altitude_step_m: Num = Field(
+        10.0, gt=0, description="z step of the scanned cost map over the altitude range [m]"
+    )
+    receiver_sensitivity_dbm: Num = Field(
+        -100.0,
+        description="a user is covered when its received power reaches this [dBm] "
+        "(paper 002 Table 3: -100)",
+    )
+    max_range_m: Num = Field(
+        500.0,
+        gt=0,
+        description="largest UAV-user 3D distance that counts as covered [m] "
+        "(paper 002 Table 3: 500)",
+    )
+    on_shortage: Text = Field(
+        "allocate",
+        description="fewer drones than the users need: allocate (paper 002 §3.2 proportional "
+        "allocation, a degraded plan whose notes list the unserved users) or error",
+    )
+
+    @field_validator("on_shortage")
+    @classmethod
+    def _on_shortage(cls, value: str) -> str:
+        return _check_name(value, ("allocate", "error"), "shortage policy")
 
 
 class PlacementSettings(_Model):
