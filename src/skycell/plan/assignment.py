@@ -227,6 +227,7 @@ def placement_summary(
         los = np.where(served, table.los[safe, np.arange(n_users)], False)
         rate = np.where(served, table.rate_bps[safe, np.arange(n_users)], 0.0)
     ok = (assoc >= 0) & (rate >= demand * (1 - 1e-9))
+    throughput = delivered_throughput_bps(scenario, assoc, demand, rate, st.shape[0])
     return {
         "users": [
             {
@@ -244,8 +245,35 @@ def placement_summary(
             "users_served": int(np.sum(assoc >= 0)),
             "users_in_los": int(np.sum(los)),
             "demand_satisfied_fraction": float(np.mean(ok)) if n_users else 1.0,
-            "aggregate_rate_bps": float(
-                np.sum(np.minimum(rate, np.where(demand > 0, demand, rate)))
-            ),
+            "aggregate_rate_bps": float(np.sum(throughput)),
         },
     }
+
+
+def delivered_throughput_bps(
+    scenario: Scenario,
+    association: IntArray,
+    demand_bps: FloatArray,
+    rate_bps: FloatArray,
+    n_stations: int,
+) -> FloatArray:
+    """Throughput each user actually gets [bit/s]: its demand when its link carries it; a
+    best-effort user (demand 0) gets its link rate times an equal share of the airtime its
+    station has left after the demands (or its own channel's full rate when each user has a
+    channel, ``fleet.bandwidth_per_uav_hz``); unserved users get 0."""
+    served = association >= 0
+    out = np.where(served & (demand_bps > 0), np.minimum(demand_bps, rate_bps), 0.0)
+    best_effort = served & (demand_bps <= 0)
+    if not best_effort.any():
+        return np.asarray(out, dtype=np.float64)
+    if scenario.fleet.bandwidth_per_uav_hz is not None:
+        return np.asarray(np.where(best_effort, rate_bps, out), dtype=np.float64)
+    k = np.where(served, association, 0)
+    used = np.bincount(
+        k[served & (demand_bps > 0)],
+        weights=airtime_share(demand_bps, rate_bps)[served & (demand_bps > 0)],
+        minlength=n_stations,
+    )
+    n_be = np.bincount(k[best_effort], minlength=n_stations)
+    left = np.clip(1.0 - used, 0.0, 1.0) / np.maximum(n_be, 1)
+    return np.asarray(np.where(best_effort, rate_bps * left[k], out), dtype=np.float64)
