@@ -452,7 +452,9 @@ class ExactSettings(_Model):
     """skycell's exact fewest-UAV MILP (HiGHS) over candidate positions."""
 
     time_limit_s: Num = Field(60.0, gt=0, description="solver time limit [s]")
-    candidates: Int = Field(2000, ge=1, description="candidate positions to sample")
+    candidates: Int = Field(
+        500, ge=1, description="candidate positions kept for the MILP after pruning"
+    )
     mip_rel_gap: NonNeg = Field(0.0, description="relative MIP gap at which HiGHS stops")
     height_levels: Int = Field(
         6, ge=1, description="altitude levels at which candidate positions are sampled"
@@ -472,6 +474,19 @@ class RltopaSettings(_Model):
     exploration_final_eps: Num = Field(0.1, ge=0, le=1, description="final epsilon")
     gamma: Num = Field(0.99, ge=0, le=1, description="discount factor")
     seed_offset: Int = Field(0, description="added to the run seed for the agent")
+    exploration_fraction: Num = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="share of training over which epsilon falls linearly from 1 to its final "
+        "value (SB3 decays linearly; the paper polynomially)",
+    )
+    learning_starts: Int = Field(
+        21, ge=0, description="decisions before learning starts (2.1 s at 100 ms, Table II)"
+    )
+    target_update_interval: Int = Field(
+        1000, ge=1, description="steps between target-network updates (capped at steps / 10)"
+    )
 
 
 class DemandSettings(_Model):
@@ -544,6 +559,11 @@ class PlacementSettings(_Model):
     min_start_separation_m: NonNeg = Field(
         200.0, description="minimum distance between random start positions [m]"
     )
+    sphere_model: Text = Field(
+        "free_space",
+        description="path loss of the users' coverage spheres for los-search and rltopa: "
+        "free_space (paper 003's optimistic spheres) or itu_r_p1411_los",
+    )
     restarts: Int = Field(
         1,
         ge=1,
@@ -561,6 +581,11 @@ class PlacementSettings(_Model):
     @classmethod
     def _method(cls, value: str) -> str:
         return _check_name(value, PLACEMENT_METHODS, "placement method")
+
+    @field_validator("sphere_model")
+    @classmethod
+    def _sphere_model(cls, value: str) -> str:
+        return _check_name(value, ("free_space", "itu_r_p1411_los"), "sphere model")
 
 
 class EvaluationSettings(_Model):
@@ -1233,7 +1258,10 @@ def _semantic_problems(data: Any, *, base_dir: Path | None) -> list[tuple[Loc, s
             )
 
     placement = data.get("placement")
-    if isinstance(placement, Mapping) and area:
+    aois_given = bool(data.get("areas_of_interest"))
+    method_name = placement.get("method", "auto") if isinstance(placement, Mapping) else "auto"
+    uses_grid = method_name == "gradient" or (method_name == "auto" and aois_given)
+    if isinstance(placement, Mapping) and area and uses_grid:
         margin = _num(placement.get("grid_margin_m"))
         side = min(area[2] - area[0], area[3] - area[1])
         if margin is not None and margin >= 0 and 2 * margin >= side:

@@ -331,7 +331,7 @@ def positioning_grid(
     city: City,
     users: tuple[User, ...],
     *,
-    sphere_model: str = "free_space",
+    sphere_model: str | None = None,
 ) -> PositioningGrid:
     """Build the grid of the positioning volume: spheres, feasibility and per-column LoS.
 
@@ -353,7 +353,9 @@ def positioning_grid(
         )
     x_m, y_m, z_m = volume_axes_m(scenario)
     u_xyz = users_xyz_m(users)
-    spheres = user_spheres(scenario, users, model=sphere_model, heights_m=z_m)
+    spheres = user_spheres(
+        scenario, users, model=sphere_model or scenario.placement.sphere_model, heights_m=z_m
+    )
     # Sphere test per (user, column, height) through the horizontal distance, vectorised.
     cx, cy = np.meshgrid(x_m, y_m, indexing="ij")
     cols = np.column_stack((cx.ravel(), cy.ravel()))
@@ -549,7 +551,7 @@ def place_los_search(
     *,
     seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
-    sphere_model: str = "free_space",
+    sphere_model: str | None = None,
 ) -> UserPlacement:
     """Paper 003's single-UAV optimum by exact search of every grid point (``los-search``).
 
@@ -564,7 +566,8 @@ def place_los_search(
         users: the users.
         seed: unused (the search is deterministic); accepted for the common interface.
         progress: optional ``progress(stage, fraction)`` callback.
-        sphere_model: ``"free_space"`` or ``"itu_r_p1411_los"`` (:mod:`skycell.plan.spheres`).
+        sphere_model: ``"free_space"`` or ``"itu_r_p1411_los"`` (:mod:`skycell.plan.spheres`);
+            default ``placement.sphere_model``.
 
     Returns:
         A :class:`UserPlacement` with ``extra`` holding ``n_los``, ``summed_rate_bps``,
@@ -574,6 +577,7 @@ def place_los_search(
         InfeasibleError: a demand no MCS carries, or no grid point inside every sphere.
     """
     del seed
+    sphere_model = sphere_model or scenario.placement.sphere_model
     t0 = time.perf_counter()
     if progress is not None:
         progress("los-search: spheres and line of sight", 0.0)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,13 +49,6 @@ if TYPE_CHECKING:
     from skycell.scenario import Scenario, User
 
 IntArray = NDArray[np.int64]
-
-#: Table II "start time of training" 2.1 s at 100 ms decisions.
-LEARNING_STARTS: Final[int] = 21
-#: Fraction of training over which epsilon decays linearly from 1 to the final value.
-EXPLORATION_FRACTION: Final[float] = 0.5
-#: Decisions between target-network updates (the paper does not say); at most a tenth of training.
-TARGET_UPDATE_INTERVAL: Final[int] = 1000
 
 
 def _best_of(grid: PositioningGrid, index: IntArray) -> tuple[IntArray, int, float]:
@@ -76,7 +69,7 @@ def place_rltopa(
     *,
     seed: int = 0,
     progress: Callable[[str, float], None] | None = None,
-    sphere_model: str = "free_space",
+    sphere_model: str | None = None,
 ) -> UserPlacement:
     """Paper 003's RLTOPA: train a DQN agent on the positioning grid, read its best position.
 
@@ -86,7 +79,8 @@ def place_rltopa(
         users: the users.
         seed: run seed (the agent uses ``seed + placement.rltopa.seed_offset``).
         progress: optional ``progress(stage, fraction)`` callback (called every episode).
-        sphere_model: ``"free_space"`` or ``"itu_r_p1411_los"`` (:mod:`skycell.plan.spheres`).
+        sphere_model: ``"free_space"`` or ``"itu_r_p1411_los"`` (:mod:`skycell.plan.spheres`);
+            default ``placement.sphere_model``.
 
     Returns:
         A :class:`UserPlacement` with one UAV; ``extra`` holds ``training_s``, ``steps``,
@@ -135,11 +129,11 @@ def place_rltopa(
             env,
             learning_rate=cfg.learning_rate,
             buffer_size=cfg.buffer_size,
-            learning_starts=min(LEARNING_STARTS, max(total - 1, 0)),
+            learning_starts=min(cfg.learning_starts, max(total - 1, 0)),
             batch_size=cfg.batch_size,
             gamma=cfg.gamma,
-            target_update_interval=max(1, min(TARGET_UPDATE_INTERVAL, total // 10)),
-            exploration_fraction=EXPLORATION_FRACTION,
+            target_update_interval=max(1, min(cfg.target_update_interval, total // 10)),
+            exploration_fraction=cfg.exploration_fraction,
             exploration_initial_eps=1.0,
             exploration_final_eps=cfg.exploration_final_eps,
             policy_kwargs={"net_arch": [32, 32]},
