@@ -275,6 +275,106 @@ def evaluate(
         out.print(_metrics_table(metrics.to_dict(), f"metrics of {deployment}"))
 
 
+@app.command()
+def size(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file with users (YAML or JSON).")],
+    methods: Annotated[
+        str,
+        typer.Option(help="Comma-separated methods to run for their UAV counts."),
+    ] = "exact,emtad,fixed-altitude,fixed-users",
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the methods' random generators.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """How many UAVs: lower bounds (capacity, LP relaxation) and the count each method needs."""
+    from skycell.plan.assignment import check_placement
+    from skycell.plan.methods import USER_METHODS, run_user_method
+    from skycell.plan.size_exact import size_bounds
+    from skycell.scenario import load_scenario
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    try:
+        unknown = [m for m in names if m not in USER_METHODS]
+        if unknown:
+            raise SkycellError(
+                f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(USER_METHODS)}"
+            )
+        sc = load_scenario(scenario)
+        city = sc.build_city()
+        users = sc.users_in(city)
+        if not users:
+            raise SkycellError(f"{scenario} has no users: add `users` or `user_groups` to size")
+        with out.status("computing bounds …") if not as_json else _nullcontext():
+            bounds = size_bounds(sc, city, users)
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        tic = time.perf_counter()
+        try:
+            with out.status(f"{name} …") if not as_json else _nullcontext():
+                up = run_user_method(name, sc, city, users, seed=seed)
+            violations = check_placement(sc, city, users, up)
+            rows.append(
+                {
+                    "method": name,
+                    "paper": USER_METHODS[name].paper,
+                    "uavs": up.station_count,
+                    "users_served": int((up.association >= 0).sum()),
+                    "proven_optimal": up.proven_optimal,
+                    "seconds": time.perf_counter() - tic,
+                    "valid": not violations,
+                    "error": None,
+                }
+            )
+        except SkycellError as exc:
+            rows.append({"method": name, "error": str(exc).splitlines()[0]})
+    if as_json:
+        sys.stdout.write(json.dumps({"bounds": bounds, "methods": rows}, indent=1) + "\n")
+        return
+    out.print(
+        f"{bounds['users']} users, total demand {bounds['total_demand_bps'] / 1e6:.1f} Mbit/s; "
+        f"{bounds['fleet_stations']} UAVs available"
+    )
+    out.print(
+        f"lower bound from capacity: {bounds['capacity_bound']} "
+        f"({escape(str(bounds['capacity_bound_reason']))})"
+    )
+    if bounds.get("lp_bound") is not None:
+        out.print(
+            f"LP-relaxation bound over {bounds['candidates']} candidate positions: "
+            f"{bounds['lp_bound']}"
+        )
+    t = Table(title="UAVs each method needs", header_style="bold")
+    for col in (
+        "method",
+        "paper",
+        "UAVs",
+        "users served",
+        "proven optimal",
+        "constraints",
+        "time [s]",
+    ):
+        t.add_column(escape(col), justify="right")
+    for r in rows:
+        if r.get("error"):
+            t.add_row(r["method"], "", "—", "—", "—", escape(r["error"]), "")
+            continue
+        proven = {True: "yes", False: "no", None: ""}[r["proven_optimal"]]
+        t.add_row(
+            r["method"], r["paper"], str(r["uavs"]), f"{r['users_served']}/{bounds['users']}",
+            proven, "ok" if r["valid"] else "VIOLATED", f"{r['seconds']:.2f}",
+        )  # fmt: skip
+    out.print(t)
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 @scenario_app.command("example")
 def scenario_example() -> None:
     """Print the built-in default scenario as YAML, to edit and pass to `skycell plan`."""

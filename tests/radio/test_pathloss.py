@@ -330,3 +330,28 @@ def test_dispatcher_unknown_name_lists_allowed() -> None:
         )
     for name in PATHLOSS_MODELS:
         assert name in str(info.value)
+
+
+def test_dispatcher_al_hourani_mean_is_the_probability_weighted_loss() -> None:
+    # paper 004 eqs. 1-3: FSPL + P_LoS eta_LoS + (1 - P_LoS) eta_NLoS, whatever the LoS flag says
+    d2 = np.array([10.0, 150.0, 600.0])
+    h_station, h_user = 70.0, 1.5
+    d3 = np.hypot(d2, h_station - h_user)
+    want = pl.al_hourani_mean_path_loss_db(d2, h_station - h_user, 5.25e9, environment="paper004")
+    for los in (True, False):
+        got = pl.path_loss_db(
+            "al_hourani_mean",
+            d3,
+            frequency_hz=5.25e9,
+            los=los,
+            station_height_m=h_station,
+            user_height_m=h_user,
+            horizontal_distance_m=d2,
+            environment="paper004",
+        )
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9)
+    # between the LoS and NLoS losses, close to LoS overhead and close to NLoS near the horizon
+    fspl = pl.free_space_path_loss_db(d3, 5.25e9)
+    assert np.all((want >= fspl + 1.0 - 1e-9) & (want <= fspl + 20.0 + 1e-9))
+    assert want[0] - fspl[0] < 1.1
+    assert want[2] - fspl[2] > 15.0

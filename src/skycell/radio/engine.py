@@ -100,7 +100,9 @@ class AnalyticEngine:
         city: the city geometry.
         frequency_hz: carrier frequency [Hz].
         pathloss_model: one of ``PATHLOSS_MODELS`` (default ``"tr36777_uma_av"``).
-        environment: Al-Hourani environment, one of ``ENVIRONMENTS`` (used by ``al_hourani``).
+        environment: Al-Hourani environment, one of ``ENVIRONMENTS`` (used by ``al_hourani``
+            and ``al_hourani_mean``; the latter averages over the LoS probability and ignores
+            the geometric LoS and any ``los`` override).
         station_antenna: station pattern, one of ``ANTENNA_PATTERNS`` (oriented by
             ``azimuth_deg``/``tilt_deg``; default ``"tr38901"``, paper 000).
         user_antenna: user pattern (fixed orientation: azimuth 0, tilt 0, i.e. a dipole stands
@@ -181,7 +183,10 @@ class AnalyticEngine:
         n, u = tx.shape[0], rx.shape[0]
         az = _per_station(azimuth_deg, n, "azimuth_deg", 0.0)
         tilt = _per_station(tilt_deg, n, "tilt_deg", 90.0)
-        if los is None:
+        if self.pathloss_model == "al_hourani_mean":
+            # paper 004: a mean over the LoS probability, no geometric LoS decision needed
+            los_nu = np.ones((n, u), dtype=bool)
+        elif los is None:
             los_nu = self.line_of_sight(tx, rx)
         else:
             los_nu = np.broadcast_to(np.asarray(los, dtype=bool), (n, u))

@@ -12,6 +12,7 @@ PATHLOSS_MODELS: tuple[str, ...] = (
     "tr38901_umi",
     "itu_r_p1411",
     "tr36777_umi_av",
+    "al_hourani_mean",  # paper 004: Al-Hourani mean over the LoS probability (no geometric LoS)
 )
 
 #: Al-Hourani environments (paper 004 eqs. 1-3; NOTES.md), accepted in ``radio.environment``.

@@ -9,11 +9,11 @@ Models and sources
 ------------------
 ``free_space``
     Friis free-space loss, ``20 log10(4 pi d f / c)``.
-``al_hourani``
+``al_hourani`` / ``al_hourani_mean``
     Al-Hourani, Kandeepan and Lardner, "Optimal LAP altitude for maximum coverage", IEEE WCL 3(6),
     2014, as used by paper 004 eqs. (1)-(3): free-space loss plus an excess loss
-    ``eta_LoS`` or ``eta_NLoS`` [dB]; the mean over the LoS probability, or the excess matching a
-    geometric LoS decision.
+    ``eta_LoS`` or ``eta_NLoS`` [dB]; ``al_hourani`` takes the excess matching a geometric LoS
+    decision, ``al_hourani_mean`` the mean over the LoS probability (paper 004's link model).
 ``tr38901_uma`` / ``tr38901_umi``
     3GPP TR 38.901 v16.1.0, Table 7.4.1-1, UMa and UMi-Street Canyon, LoS (two slopes around the
     breakpoint distance ``d'_BP``) and NLoS ``max(PL_LoS, PL'_NLoS)``.
@@ -693,6 +693,10 @@ def path_loss_db(
       (``aerial_height_m = station_height_m``, ``ground_height_m = user_height_m``);
     - ``free_space``: distance and frequency only (``los`` ignored);
     - ``al_hourani``: distance, frequency, ``los`` and ``environment``;
+    - ``al_hourani_mean``: distance, frequency, the elevation angle from
+      ``horizontal_distance_m`` and ``station_height_m - user_height_m``, and ``environment``;
+      ``los`` ignored (paper 004 eqs. 1-3: the mean over the LoS probability,
+      :func:`al_hourani_mean_path_loss_db`, with the given 3D distance in the free-space term);
     - ``tr38901_uma`` / ``tr38901_umi``: h_BS = station height, h_UT = user height;
     - ``itu_r_p1411``: ns-3 LoS model for LoS links, over-rooftop model for NLoS links.
 
@@ -735,6 +739,17 @@ def path_loss_db(
     if model == "al_hourani":
         return al_hourani_path_loss_db(
             distance_3d_m, frequency_hz, los=los, environment=environment
+        )
+    if model == "al_hourani_mean":
+        env = al_hourani_environment(environment)
+        theta = elevation_angle_deg(
+            horizontal_distance_m, _f64(station_height_m) - _f64(user_height_m)
+        )
+        p_los = al_hourani_los_probability(theta, a=env.a, b=env.b)
+        excess_db = p_los * env.eta_los_db + (1.0 - p_los) * env.eta_nlos_db
+        shape = np.broadcast_shapes(np.shape(distance_3d_m), np.shape(los), np.shape(excess_db))
+        return _f64(
+            np.broadcast_to(free_space_path_loss_db(distance_3d_m, frequency_hz) + excess_db, shape)
         )
     if model == "tr38901_uma":
         return tr38901_uma_path_loss_db(
