@@ -98,7 +98,7 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
     if metrics.get("station_count") is not None:
         row("stations used", f(metrics.get("station_count"), "{:d}"))
         row("users served", f(metrics.get("users_served"), "{:d}"))
-        row("users in line of sight of their station", f(metrics.get("users_in_los"), "{:d}"))
+        row("users in line of sight of a station", f(metrics.get("users_in_los"), "{:d}"))
         row("users whose demand is met", f(metrics.get("demand_satisfied_fraction")))
         agg = metrics.get("aggregate_rate_bps")
         row("aggregate rate [Mbit/s]", "n/a" if agg is None else f"{agg / 1e6:.1f}")

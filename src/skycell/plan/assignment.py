@@ -212,7 +212,8 @@ def placement_summary(
     placement: UserPlacement,
 ) -> dict[str, Any]:
     """Per-user and aggregate figures of a user-driven placement for ``deployment.json``:
-    serving station, LoS and rate per user; users served, users in LoS, demand satisfied."""
+    serving station, LoS (to the serving station, or to any station for an unserved user) and
+    link rate per user; users served, users in LoS, demand satisfied, delivered throughput."""
     st = np.asarray(placement.station_xyz_m, dtype=np.float64).reshape(-1, 3)
     assoc = np.asarray(placement.association, dtype=np.int64)
     demand = users_demand_bps(users)
@@ -224,7 +225,8 @@ def placement_summary(
         table = link_table(scenario, city, st, users_xyz_m(users))
         served = assoc >= 0
         safe = np.where(served, assoc, 0)
-        los = np.where(served, table.los[safe, np.arange(n_users)], False)
+        # LoS to the serving station; for an unserved user, to any station
+        los = np.where(served, table.los[safe, np.arange(n_users)], table.los.any(axis=0))
         rate = np.where(served, table.rate_bps[safe, np.arange(n_users)], 0.0)
     ok = (assoc >= 0) & (rate >= demand * (1 - 1e-9))
     throughput = delivered_throughput_bps(scenario, assoc, demand, rate, st.shape[0])
