@@ -15,7 +15,6 @@ from skycell.deployment import Deployment
 from skycell.plan.assignment import UserPlacement, check_placement
 from skycell.plan.pipeline import deployment_city
 from skycell.scenario import load_scenario
-
 from test_cli import skycell
 
 P004 = "examples/paper004-scenario-a.yaml"
