@@ -30,6 +30,9 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_placement.py --seeds 50 --workers 2
 	$(BIN)/python benchmarks/bench_los.py
+	$(BIN)/python benchmarks/bench_paper004.py
+	$(BIN)/python benchmarks/bench_paper002.py --sweep
+	$(BIN)/python benchmarks/bench_paper003.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

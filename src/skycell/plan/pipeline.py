@@ -317,20 +317,8 @@ def _plan_users(
     say("evaluating")
     summary = placement_summary(scenario, city, users, up)
     xyz = np.asarray(up.station_xyz_m, dtype=np.float64).reshape(-1, 3)
-    n = xyz.shape[0]
-    power = np.full(n, scenario.radio.tx_power_dbm)
-    azimuth = np.zeros(n)
-    tilt = np.full(n, 90.0)
-    routes = [xyz[i : i + 1] for i in range(n)]
-    metrics = evaluate_stations(
-        scenario,
-        city,
-        station_xyz_m=xyz,
-        tx_power_dbm=power,
-        azimuth_deg=azimuth,
-        tilt_deg=tilt,
-        routes_m=routes,
-        include_users=False,
+    stations, metrics = _stations_and_metrics(
+        scenario, city, xyz, [xyz[i : i + 1] for i in range(xyz.shape[0])], include_users=False
     )
     info = USER_METHODS[name]
     deployment = Deployment(
@@ -347,17 +335,7 @@ def _plan_users(
             AreaRecord(id=a.id, center_m=a.center_m, radius_m=a.radius_m, weight=a.weight)
             for a in scenario.areas_of_interest
         ],
-        stations=[
-            StationRecord(
-                id=f"s{i}",
-                position_m=(float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2])),
-                azimuth_deg=0.0,
-                tilt_deg=90.0,
-                tx_power_dbm=float(power[i]),
-                route_m=[(float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2]))],
-            )
-            for i in range(n)
-        ],
+        stations=stations,
         users=[UserRecord(**u) for u in summary["users"]],
         user_trajectories=[
             TrajectoryRecord(id=u.id, dt_s=u.trajectory_dt_s, positions_m=list(u.trajectory_m))
@@ -370,6 +348,42 @@ def _plan_users(
         notes=notes,
     )
     return PlanOutcome(deployment=deployment, placement=up, metrics=metrics, city=city)
+
+
+def _stations_and_metrics(
+    scenario: Scenario,
+    city: City,
+    xyz: np.ndarray[Any, np.dtype[np.float64]],
+    routes: list[np.ndarray[Any, np.dtype[np.float64]]],
+    *,
+    include_users: bool = True,
+) -> tuple[list[StationRecord], Metrics]:
+    """Station records (antennas facing down, tilt 90°, the scenario's power: paper 000's start
+    for tuning) and the deployment's metrics on the analytic engine."""
+    n = xyz.shape[0]
+    power = np.full(n, scenario.radio.tx_power_dbm)
+    metrics = evaluate_stations(
+        scenario,
+        city,
+        station_xyz_m=xyz,
+        tx_power_dbm=power,
+        azimuth_deg=np.zeros(n),
+        tilt_deg=np.full(n, 90.0),
+        routes_m=routes,
+        include_users=include_users,
+    )
+    records = [
+        StationRecord(
+            id=f"s{i}",
+            position_m=(float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2])),
+            azimuth_deg=0.0,
+            tilt_deg=90.0,
+            tx_power_dbm=float(power[i]),
+            route_m=[(round(float(x), 3), round(float(y), 3), float(z)) for x, y, z in routes[i]],
+        )
+        for i in range(n)
+    ]
+    return records, metrics
 
 
 def _json_scalar(value: object) -> bool:
@@ -406,18 +420,7 @@ def _plan_gradient(
         for i in range(n)
     ]
     xyz = np.column_stack((result.final_xy_m, np.full(n, h)))
-    power = np.full(n, scenario.radio.tx_power_dbm)
-    azimuth = np.zeros(n)
-    tilt = np.full(n, 90.0)
-    metrics = evaluate_stations(
-        scenario,
-        city,
-        station_xyz_m=xyz,
-        tx_power_dbm=power,
-        azimuth_deg=azimuth,
-        tilt_deg=tilt,
-        routes_m=routes,
-    )
+    stations, metrics = _stations_and_metrics(scenario, city, xyz, routes)
     notes = separation_notes(result.final_xy_m, scenario)
     unserved = [a.id for a, ok in zip(aois, metrics.aoi_served, strict=True) if not ok]
     if unserved:
@@ -452,19 +455,7 @@ def _plan_gradient(
             AreaRecord(id=a.id, center_m=a.center_m, radius_m=a.radius_m, weight=a.weight)
             for a in aois
         ],
-        stations=[
-            StationRecord(
-                id=f"s{i}",
-                position_m=(float(xyz[i, 0]), float(xyz[i, 1]), float(xyz[i, 2])),
-                azimuth_deg=float(azimuth[i]),
-                tilt_deg=float(tilt[i]),
-                tx_power_dbm=float(power[i]),
-                route_m=[
-                    (round(float(x), 3), round(float(y), 3), float(z)) for x, y, z in routes[i]
-                ],
-            )
-            for i in range(n)
-        ],
+        stations=stations,
         user_trajectories=[
             TrajectoryRecord(id=u.id, dt_s=u.trajectory_dt_s, positions_m=list(u.trajectory_m))
             for u in scenario.users
