@@ -393,12 +393,13 @@ def scenario_check(
     try:
         sc = load_scenario(scenario)
         city = sc.build_city()
+        n_users = len(sc.users_in(city))
     except SkycellError as exc:
         raise _fail(exc) from None
     out.print(
         f"{scenario}: valid — {len(city.buildings)} buildings, {len(sc.areas_of_interest)} areas "
         f"of interest, {sc.fleet.stations} stations at {sc.fleet.altitude_m:g} m, "
-        f"{len(sc.users)} users"
+        f"{n_users} users, placement method {sc.placement_method}"
     )
 
 

@@ -92,7 +92,7 @@ def plot_plan(
         ax.plot(route[0, 0], route[0, 1], "o", color=c, ms=5, mfc="white", zorder=6)
         ax.plot(st.position_m[0], st.position_m[1], "^", color=c, ms=9, mec="black", zorder=7)
         ax.annotate(
-            st.id,
+            st.id if not deployment.users else f"{st.id} ({st.position_m[2]:.0f} m)",
             st.position_m[:2],
             xytext=(5, 5),
             textcoords="offset points",
@@ -116,13 +116,26 @@ def plot_plan(
     ax.set_aspect("equal")
     ax.set_xlabel("x [m]")
     ax.set_ylabel("y [m]")
-    s_aoi = deployment.metrics.get("aoi_satisfaction")
-    title = f"{len(deployment.stations)} stations at {h:g} m"
-    if s_aoi is not None:
-        title += f" — S_AOI = {s_aoi:.2f}"
-    ax.set_title(
-        title + "\n(o start, ^ final; red outline: taller than the hover altitude)", fontsize=10
-    )
+    if deployment.users:
+        served_n = sum(1 for u in deployment.users if u.serving_station)
+        z_m = xyz[:, 2]
+        height_text = (
+            f"{z_m.min():.0f} m" if np.ptp(z_m) < 0.5 else f"{z_m.min():.0f}-{z_m.max():.0f} m"
+        )
+        name = deployment.method.get("name", "")
+        title = (
+            f"{name}: {len(deployment.stations)} station(s) at "
+            f"{height_text}, {served_n}/{len(deployment.users)} users served\n"
+            "(dots: users coloured by serving station; red outline: taller than the highest "
+            "station)"
+        )
+    else:
+        s_aoi = deployment.metrics.get("aoi_satisfaction")
+        title = f"{len(deployment.stations)} stations at {h:g} m"
+        if s_aoi is not None and deployment.areas_of_interest:
+            title += f" — S_AOI = {s_aoi:.2f}"
+        title += "\n(o start, ^ final; red outline: taller than the hover altitude)"
+    ax.set_title(title, fontsize=10)
 
     if sinr_map is not None:
         ax2 = axes[0, 1]
