@@ -63,6 +63,9 @@ def test_method_from_cli_meets_constraints(scenario_file: str, method: str, tmp_
 
 
 def test_rltopa_from_cli_short_training(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "stable_baselines3", reason="the rl extra is not installed: pip install 'skycell[rl]'"
+    )
     data = yaml.safe_load(Path(P003).read_text())
     data["placement"]["rltopa"] = {"episodes": 2, "steps_per_episode": 300}
     f = tmp_path / "short.yaml"

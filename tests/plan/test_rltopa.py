@@ -4,6 +4,11 @@ and the same seed gives the same result."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
+
+pytest.importorskip(
+    "stable_baselines3", reason="the rl extra is not installed: pip install 'skycell[rl]'"
+)
 
 from skycell.plan.assignment import check_placement
 from skycell.plan.place_los_search import place_los_search

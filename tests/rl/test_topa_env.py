@@ -6,11 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from stable_baselines3.common.env_checker import check_env
 
-from skycell.plan.place_los_search import PositioningGrid, positioning_grid
-from skycell.rl.topa_env import ACTIONS, TopaEnv
-from skycell.scenario import load_scenario
+pytest.importorskip("gymnasium", reason="the rl extra is not installed: pip install 'skycell[rl]'")
+env_checker = pytest.importorskip(
+    "stable_baselines3.common.env_checker",
+    reason="the rl extra is not installed: pip install 'skycell[rl]'",
+)
+check_env = env_checker.check_env
+
+from skycell.plan.place_los_search import PositioningGrid, positioning_grid  # noqa: E402
+from skycell.rl.topa_env import ACTIONS, TopaEnv  # noqa: E402
+from skycell.scenario import load_scenario  # noqa: E402
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "examples" / "paper003-scenario-a-heterogeneous.yaml"

@@ -88,7 +88,16 @@ def user_method(name: str) -> UserMethod:
         raise ValueError(
             f"unknown user-driven method {name!r}; choose one of {', '.join(USER_METHODS)}"
         )
-    fn: UserMethod = getattr(importlib.import_module(info.module), info.function)
+    try:
+        module = importlib.import_module(info.module)
+    except ImportError as exc:  # an optional extra is missing (rltopa needs torch and SB3)
+        from skycell.errors import SkycellError
+
+        raise SkycellError(
+            f"method {name!r} needs a package that is not installed ({exc.name}); install the "
+            "extra with: pip install 'skycell[rl]'"
+        ) from None
+    fn: UserMethod = getattr(module, info.function)
     return fn
 
 
