@@ -380,11 +380,21 @@ class Radio(_Model):
         "bandwidth_hz with noise_figure_db",
     )
     user_tx_power_dbm: Num = Field(20.0, description="user transmit power [dBm] (paper 003)")
+    rate_model: Text = Field(
+        "shannon",
+        description="rate from SINR for the nr standard: shannon, or nr-attenuated (3GPP TR "
+        "36.942 A.1: 0.6 log2(1 + SINR), at most 4.8 bit/s/Hz)",
+    )
     link_direction: Text = Field(
         "downlink",
         description="link that must carry each demand: downlink (station transmits at "
         "tx_power_dbm) or uplink (user transmits at user_tx_power_dbm, paper 003)",
     )
+
+    @field_validator("rate_model")
+    @classmethod
+    def _rate_model(cls, value: str) -> str:
+        return _check_name(value, ("shannon", "nr-attenuated"), "rate model")
 
     @field_validator("link_direction")
     @classmethod

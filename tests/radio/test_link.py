@@ -132,3 +132,20 @@ def test_user_link_budget_paper003() -> None:
         np.array([20e6]), standard="nr", tx_power_dbm=43, noise_floor_dbm=-94, bandwidth_hz=20e6
     )
     assert nr.required_snr_db[0] == pytest.approx(0.0, abs=1e-9)  # 2^(1) - 1 = 1 -> 0 dB
+
+
+def test_nr_attenuated_budget_inverts_the_rate() -> None:
+    from skycell.radio.link import user_link_budget
+    from skycell.radio.mcs import nr_rate_bps
+
+    demand = np.array([10e6, 40e6, 200e6])
+    lb = user_link_budget(
+        demand,
+        standard="nr",
+        tx_power_dbm=43.0,
+        noise_floor_dbm=-94.0,
+        bandwidth_hz=20e6,
+        rate_model="nr-attenuated",
+    )
+    assert lb.feasible.tolist() == [True, True, False]  # 200 Mbit/s > 4.8 bit/s/Hz x 20 MHz
+    np.testing.assert_allclose(nr_rate_bps(lb.required_snr_db[:2], 20e6), demand[:2], rtol=1e-9)

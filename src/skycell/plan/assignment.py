@@ -16,7 +16,8 @@ eqs. 5b-5g on any result:
 The link direction follows ``radio.link_direction``: ``uplink`` (paper 003: the user transmits at
 ``user_tx_power_dbm`` and the UAV access point receives) or ``downlink`` (the station transmits
 at ``tx_power_dbm``). Rates: 802.11ac MCS for ``wifi-80211ac`` (the highest MCS whose sensitivity
-the received power meets, as ns-3's ideal rate manager picks), Shannon for ``nr``. Links are
+the received power meets, as ns-3's ideal rate manager picks), Shannon or the attenuated NR bound
+(``radio.rate_model``) for ``nr``. Links are
 interference-free here (papers 003 and 004 put UAVs on different channels); SINR with co-channel
 stations is the job of :mod:`skycell.metrics`.
 """
@@ -100,7 +101,7 @@ def link_table(
     """
     from skycell.plan.pipeline import make_engine
     from skycell.radio.link import shannon_rate_bps
-    from skycell.radio.mcs import vht_rate_from_snr_bps
+    from skycell.radio.mcs import nr_rate_bps, vht_rate_from_snr_bps
 
     st = np.asarray(station_xyz_m, dtype=np.float64).reshape(-1, 3)
     us = np.asarray(user_xyz_m, dtype=np.float64).reshape(-1, 3)
@@ -120,6 +121,8 @@ def link_table(
             guard_interval_ns=r.guard_interval_ns,
             spatial_streams=r.spatial_streams,
         )
+    elif r.rate_model == "nr-attenuated":
+        rate = nr_rate_bps(snr, r.bandwidth_hz)
     else:
         rate = shannon_rate_bps(snr, r.bandwidth_hz)
     return LinkTable(

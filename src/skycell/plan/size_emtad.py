@@ -247,6 +247,7 @@ def coverage_problem(scenario: Scenario, city: City, users: tuple[User, ...]) ->
         channel_width_mhz=r.channel_width_mhz,
         guard_interval_ns=r.guard_interval_ns,
         spatial_streams=r.spatial_streams,
+        rate_model=r.rate_model,
     )
     if demand.size and not np.all(budget.feasible):
         bad = np.flatnonzero(~budget.feasible)

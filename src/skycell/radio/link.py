@@ -228,8 +228,14 @@ def user_link_budget(
     guard_interval_ns: int = 800,
     spatial_streams: int = 1,
     antenna_gains_dbi: float = 0.0,
+    rate_model: str = "shannon",
 ) -> LinkBudget:
     """Per-user link budget: the SNR each demand needs and the path loss that allows it.
+
+    For ``nr``, ``rate_model`` picks the rate whose inverse is taken: ``shannon``
+    (``SNR = 2^(D / B) - 1``) or ``nr-attenuated`` (3GPP TR 36.942 A.1, see
+    :func:`skycell.radio.mcs.nr_rate_bps`: ``SNR = 2^(D / (alpha B)) - 1``, at least SNR_min,
+    infeasible above ``B * SE_max``).
 
     ``wifi-80211ac``: the lowest MCS that carries the demand (:mod:`skycell.radio.mcs`) and its
     sensitivity over the noise floor. ``nr``: the Shannon inverse ``SNR = 2^(D / B) - 1`` on
@@ -270,7 +276,21 @@ def user_link_budget(
             f"demand above the fastest 802.11ac rate ({top / 1e6:g} Mbit/s on "
             f"{channel_width_mhz} MHz, {spatial_streams} stream(s))"
         )
+    elif standard == "nr" and rate_model == "nr-attenuated":
+        from skycell.radio.mcs import NR_ALPHA, NR_MAX_SE, NR_SNR_MIN_DB
+
+        se = d / bandwidth_hz
+        snr = 10.0 * np.log10(np.expm1(se / NR_ALPHA * np.log(2.0)) + 1e-300)
+        snr = np.where(d > 0, np.maximum(snr, NR_SNR_MIN_DB), -np.inf)
+        mcs = np.full(d.shape, -1, dtype=np.int64)
+        feasible = (se <= NR_MAX_SE * (1 + 1e-12)) & (np.isfinite(snr) | (d == 0))
+        why = (
+            f"demand above the NR peak of {NR_MAX_SE * bandwidth_hz / 1e6:g} Mbit/s on "
+            f"{bandwidth_hz / 1e6:g} MHz"
+        )
     elif standard == "nr":
+        if rate_model != "shannon":
+            raise ValueError(f"unknown rate model {rate_model!r}; allowed: shannon, nr-attenuated")
         snr = 10.0 * np.log10(np.expm1(d / bandwidth_hz * np.log(2.0)) + 1e-300)
         snr = np.where(d > 0, snr, -np.inf)
         mcs = np.full(d.shape, -1, dtype=np.int64)
