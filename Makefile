@@ -5,21 +5,30 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-core
+FULL   := $(VENV)/.installed-all
 
 .PHONY: plan test lint bench clean venv
 
+# The core (what `make plan` needs) ...
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,rl]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# ... and every extra whose tests run in `make test` (rl: the DQN agent; rt: the ray tracer,
+# which also needs the LLVM 16+ shared library on a CPU).
+$(FULL): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt]'
+	./scripts/ensure-llvm.sh
+	touch $(FULL)
 
 venv: $(STAMP)
 
 plan: $(STAMP)
 	$(BIN)/skycell plan --out out/plan --seed 0
 
-lint: $(STAMP)
+lint: $(FULL)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
@@ -27,7 +36,7 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -n 2
 
-bench: $(STAMP)
+bench: $(FULL)
 	$(BIN)/python benchmarks/bench_placement.py --seeds 50 --workers 2
 	$(BIN)/python benchmarks/bench_los.py
 	$(BIN)/python benchmarks/bench_paper004.py
