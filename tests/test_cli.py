@@ -126,3 +126,17 @@ def test_bad_options_exit_2_without_traceback(tmp_path: Path) -> None:
     assert r.returncode == 2 and "Traceback" not in r.stderr
     r = skycell("plan", "examples/small.yaml", "--method", "magic", "--out", str(tmp_path / "o"))
     assert r.returncode == 2 and "magic" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_plan_with_tuning_writes_tuned_settings(tmp_path: Path) -> None:
+    out = tmp_path / "tuned"
+    r = skycell("plan", "examples/small.yaml", "--tune", "maxmin", "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    dep = json.loads((out / "deployment.json").read_text())
+    tuning = dep["metrics"]["tuning"]
+    assert dep["method"]["tuning"] == "maxmin"
+    assert [s["tilt_deg"] for s in dep["stations"]] == pytest.approx(tuning["final_tilt_deg"])
+    assert min(tuning["sir_after_db"]) >= min(tuning["sir_before_db"]) - 1e-9
+    assert (out / "association.png").read_bytes()[:4] == b"\x89PNG"
+    r = skycell("plan", "examples/small.yaml", "--tune", "best", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "maxmin" in r.stderr and not (tmp_path / "x").exists()

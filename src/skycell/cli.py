@@ -105,6 +105,22 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
     return t
 
 
+def _tuning_table(result: Any) -> Table:
+    t = Table(
+        title=f"effective SIR per station [dB], before and after tuning ({result.method})",
+        header_style="bold",
+    )
+    for col in ("station", "before", "after", "change"):
+        t.add_column(col, justify="right")
+    for i, (b, a) in enumerate(zip(result.sir_before_db, result.sir_after_db, strict=True)):
+        t.add_row(f"s{i}", f"{b:.2f}", f"{a:.2f}", f"{a - b:+.2f}")
+    for name in ("min_db", "mean_db", "std_db", "jain"):
+        b, a = getattr(result.before, name), getattr(result.after, name)
+        label = {"min_db": "minimum", "mean_db": "average", "std_db": "std. dev.", "jain": "Jain"}
+        t.add_row(label[name], f"{b:.3f}", f"{a:.3f}", f"{a - b:+.3f}")
+    return t
+
+
 def _stations_table(dep: Any) -> Table:
     t = Table(title="stations", header_style="bold")
     for col in (
@@ -149,6 +165,13 @@ def plan(
         typer.Option(
             help="Placement method (default: the scenario's placement.method): gradient, exact, "
             "emtad, fixed-altitude, fixed-users, demand, los-search, rltopa, rooftop."
+        ),
+    ] = None,
+    tune: Annotated[
+        str | None,
+        typer.Option(
+            help="Then tune azimuth, tilt and power (paper 000 §V-B, analytic engine): maxmin, "
+            "aoi, avgsir or random; also writes OUT/association.png."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
@@ -209,9 +232,25 @@ def plan(
                     sc, seed=seed, city=city, method=method, progress=on_progress
                 )
         dep = outcome.deployment
+        metrics_obj = outcome.metrics
+        tuned = None
+        if tune is not None:
+            from skycell.plan.pipeline import tune_deployment
+            from skycell.plan.tune import TUNE_METHODS
+
+            if tune not in TUNE_METHODS:
+                raise SkycellError(
+                    f"unknown --tune {tune!r}; choose one of {', '.join(TUNE_METHODS)}"
+                )
+            with out.status(f"tuning ({tune}) …") if not quiet else _nullcontext():
+                dep, tuned, metrics_obj = tune_deployment(dep, sc, city, method=tune, seed=seed)
         png = out_dir / "plan.png"
         try:
-            plot_plan(dep, city, png, sinr_map=outcome.metrics.sinr_map)
+            plot_plan(dep, city, png, sinr_map=metrics_obj.sinr_map)
+            if tuned is not None:
+                from skycell.plan.tune import plot_association
+
+                plot_association(tuned, city, out_dir / "association.png")
             path = dep.save(out_dir / "deployment.json")
         except OSError as exc:
             raise SkycellError(
@@ -240,6 +279,8 @@ def plan(
                 + ("" if bound is None else f" (lower bound {bound:g})")
             )
         out.print(_stations_table(dep))
+        if tuned is not None:
+            out.print(_tuning_table(tuned))
         out.print(_metrics_table(dep.metrics, "deployment metrics (analytic engine)"))
         for note in dep.notes:
             out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -33,6 +33,7 @@ from skycell.plan.place_gradient import (
 if TYPE_CHECKING:
     from skycell.city.buildings import City
     from skycell.plan.assignment import UserPlacement
+    from skycell.plan.tune import TuneResult
     from skycell.radio.engine import AnalyticEngine
     from skycell.scenario import Scenario
 
@@ -530,3 +531,53 @@ def evaluate_deployment(deployment: Deployment, city: City) -> Metrics:
         tilt_deg=np.array([s.tilt_deg for s in st], dtype=np.float64),
         routes_m=deployment.routes_m(),
     )
+
+
+def tune_deployment(
+    deployment: Deployment,
+    scenario: Scenario,
+    city: City,
+    *,
+    method: str,
+    seed: int = 0,
+) -> tuple[Deployment, TuneResult, Metrics]:
+    """Tune every station's azimuth, tilt and power (paper 000 §V-B) on the analytic engine and
+    return the deployment with the tuned settings, re-evaluated metrics and ``metrics.tuning``
+    (per-station effective SIR before and after, Table V/VI shapes)."""
+    from skycell.plan.tune import tune
+
+    xyz = deployment.station_xyz_m()
+    result = tune(scenario, city, xyz, method=method, seed=seed)
+    stations = [
+        s.model_copy(
+            update={
+                "azimuth_deg": float(result.final_azimuth_deg[i]),
+                "tilt_deg": float(result.final_tilt_deg[i]),
+                "tx_power_dbm": float(result.final_tx_power_dbm[i]),
+            }
+        )
+        for i, s in enumerate(deployment.stations)
+    ]
+    metrics = evaluate_stations(
+        scenario,
+        city,
+        station_xyz_m=xyz,
+        tx_power_dbm=result.final_tx_power_dbm,
+        azimuth_deg=result.final_azimuth_deg,
+        tilt_deg=result.final_tilt_deg,
+        routes_m=deployment.routes_m(),
+        include_users=not deployment.users,
+    )
+    user_metrics = {
+        k: v
+        for k, v in deployment.metrics.items()
+        if k in ("station_count", "users_served", "users_in_los", "demand_satisfied_fraction")
+    }
+    tuned = deployment.model_copy(
+        update={
+            "stations": stations,
+            "metrics": {**metrics.to_dict(), **user_metrics, "tuning": result.to_dict()},
+            "method": {**deployment.method, "tuning": method},
+        }
+    )
+    return tuned, result, metrics
