@@ -49,11 +49,13 @@ if TYPE_CHECKING:
     from skycell.city.buildings import City
 
 __all__ = [
+    "BUILTIN_CITIES",
     "GEOJSON_COORDINATES",
     "PLACEMENT_METHODS",
     "Area",
     "AreaOfInterest",
     "BuildingSpec",
+    "BuiltinSpec",
     "CitySpec",
     "EvaluationSettings",
     "Fleet",
@@ -251,13 +253,33 @@ class BuildingSpec(_Model):
         return tuple(pts)
 
 
+#: Cities that ship with sionna-rt (extra ``rt``), importable as ``city: {builtin: NAME}``.
+BUILTIN_CITIES: tuple[str, ...] = ("munich", "etoile", "florence", "san_francisco")
+
+
+class BuiltinSpec(_Model):
+    """A real city scene that ships with sionna-rt, imported as prisms (needs the ``rt`` extra)."""
+
+    name: Text = Field(description="munich, etoile, florence or san_francisco")
+    min_area_m2: NonNeg = Field(4.0, description="drop footprint parts smaller than this [m2]")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _check_name(value, BUILTIN_CITIES, "built-in city")
+
+
 class CitySpec(_Model):
-    """Where the buildings come from: exactly one of ``generate``, ``geojson``, ``buildings``."""
+    """Where the buildings come from: exactly one of ``generate``, ``geojson``, ``buildings``,
+    ``builtin``."""
 
     generate: GenerateSpec | None = Field(None, description="parameters of a generated downtown")
     geojson: GeoJsonSpec | None = Field(None, description="GeoJSON footprint file to import")
     buildings: tuple[BuildingSpec, ...] | None = Field(
         None, description="explicit list of buildings (may be empty for open ground)"
+    )
+    builtin: BuiltinSpec | None = Field(
+        None, description="a real city that ships with sionna-rt (extra rt), e.g. {name: munich}"
     )
 
     @model_validator(mode="after")
@@ -267,11 +289,13 @@ class CitySpec(_Model):
 
     @property
     def kind(self) -> str:
-        """``"generate"``, ``"geojson"`` or ``"buildings"``."""
+        """``"generate"``, ``"geojson"``, ``"builtin"`` or ``"buildings"``."""
         if self.generate is not None:
             return "generate"
         if self.geojson is not None:
             return "geojson"
+        if self.builtin is not None:
+            return "builtin"
         return "buildings"
 
 
@@ -796,6 +820,13 @@ class Scenario(_Model):
                 coordinates=gj.coordinates,  # type: ignore[arg-type]  # checked by the model
             )
             where = ("city", "geojson")
+        elif spec.builtin is not None:
+            from skycell.city.sionna_scenes import load_builtin_city
+
+            buildings = load_builtin_city(
+                spec.builtin.name, min_area_m2=spec.builtin.min_area_m2
+            ).buildings
+            where = ("city", "builtin")
         else:
             import numpy as np
 
@@ -1074,13 +1105,13 @@ def _check_rect(value: Any, loc: Loc) -> list[tuple[Loc, str]]:
 def _check_city_sources(value: Any, loc: Loc) -> list[tuple[Loc, str]]:
     if not isinstance(value, Mapping):
         return []
-    given = [k for k in ("generate", "geojson", "buildings") if value.get(k) is not None]
+    given = [k for k in ("generate", "geojson", "buildings", "builtin") if value.get(k) is not None]
     if not given:
         return [
             (
                 loc,
                 "no city source given; give exactly one of generate: {...}, "
-                "geojson: {path: ...} or buildings: [...]",
+                "geojson: {path: ...}, buildings: [...] or builtin: {name: munich}",
             )
         ]
     if len(given) > 1:
@@ -1088,7 +1119,7 @@ def _check_city_sources(value: Any, loc: Loc) -> list[tuple[Loc, str]]:
             (
                 (*loc, k),
                 f"more than one city source ({', '.join(given)}); keep exactly one of "
-                "generate, geojson, buildings",
+                "generate, geojson, buildings, builtin",
             )
             for k in given[1:]
         ]

@@ -102,3 +102,20 @@ def test_small_example_with_users(tmp_path) -> None:  # type: ignore[no-untyped-
     rate = np.array(m.user_rate_bps)
     np.testing.assert_allclose(rate, sc.radio.bandwidth_hz * np.log2(1 + 10 ** (sinr / 10)))
     assert out.deployment.user_trajectories[0].id == "walker"
+
+
+def test_munich_real_geometry_plan_is_collision_free() -> None:
+    from skycell.radio.sionna_engine import rt_available
+
+    ok, why = rt_available()
+    if not ok:
+        pytest.skip(why)
+    sc = load_scenario("examples/munich-paper000.yaml")
+    out = plan_scenario(sc, seed=0)
+    city = out.city
+    assert len(city.buildings) > 500  # the imported sionna-rt scene, not a generated city
+    dep = out.deployment
+    assert not city.inside_building(dep.station_xyz_m()).any()
+    for route in dep.routes_m():
+        assert city.line_of_sight(route[:-1], route[1:]).all()
+    assert out.metrics.aoi_satisfaction >= 0.8
