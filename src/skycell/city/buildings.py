@@ -237,6 +237,18 @@ class City:
         """
         return line_of_sight(self.grid, a_xyz_m, b_xyz_m)
 
+    def line_of_sight_matrix(self, tx_xyz_m: ArrayLike, rx_xyz_m: ArrayLike) -> BoolArray:
+        """``(N, U)`` line of sight between every station ``(N, 3)`` and every user ``(U, 3)``
+        [m]: one vectorised :meth:`line_of_sight` call over all ``N * U`` segments."""
+        tx = np.asarray(tx_xyz_m, dtype=np.float64).reshape(-1, 3)
+        rx = np.asarray(rx_xyz_m, dtype=np.float64).reshape(-1, 3)
+        n, u = tx.shape[0], rx.shape[0]
+        if n == 0 or u == 0:
+            return np.zeros((n, u), dtype=bool)
+        a = np.repeat(tx, u, axis=0)
+        b = np.tile(rx, (n, 1))
+        return np.asarray(self.line_of_sight(a, b), dtype=bool).reshape(n, u)
+
     def inside_building(self, xyz_m: ArrayLike) -> BoolArray:
         """True where a point ``(P, 3)`` [m] lies strictly inside a prism (inside the footprint
         and ``z < height_m``); points exactly on a wall are unspecified."""

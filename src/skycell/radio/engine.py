@@ -152,12 +152,7 @@ class AnalyticEngine:
         """
         tx = _as_points(tx_xyz_m, "tx_xyz_m")
         rx = _as_points(rx_xyz_m, "rx_xyz_m")
-        n, u = tx.shape[0], rx.shape[0]
-        if n == 0 or u == 0:
-            return np.zeros((n, u), dtype=bool)
-        a = np.repeat(tx, u, axis=0)
-        b = np.tile(rx, (n, 1))
-        return np.asarray(self.city.line_of_sight(a, b), dtype=bool).reshape(n, u)
+        return self.city.line_of_sight_matrix(tx, rx)
 
     def path_gain_db(
         self,
