@@ -425,6 +425,13 @@ class Radio(_Model):
     def _direction(cls, value: str) -> str:
         return _check_name(value, ("downlink", "uplink"), "link direction")
 
+    @property
+    def link_tx_power_dbm(self) -> float:
+        """Transmit power of the link that must carry each demand [dBm]: the user's
+        ``user_tx_power_dbm`` on the uplink (paper 003), the station's ``tx_power_dbm`` on the
+        downlink."""
+        return self.user_tx_power_dbm if self.link_direction == "uplink" else self.tx_power_dbm
+
     @field_validator("standard")
     @classmethod
     def _standard(cls, value: str) -> str:

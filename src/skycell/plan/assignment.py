@@ -111,7 +111,7 @@ def link_table(
     gain_db = engine.path_gain_db(
         st, us, azimuth_deg=np.zeros(st.shape[0]), tilt_deg=np.full(st.shape[0], 90.0), los=los
     )
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     snr = tx + gain_db - scenario.noise_floor_dbm
     if r.standard == "wifi-80211ac":
         rate = vht_rate_from_snr_bps(

@@ -359,7 +359,7 @@ def _link_rx(
 
     table = link_table(scenario, city, station_xyz_m.reshape(1, 3), user_xyz_m)
     r = scenario.radio
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     pl = table.path_loss_db[0]
     return pl, tx - pl, table.rate_bps[0]
 
@@ -379,7 +379,7 @@ def _scan_table(
 
     engine = make_engine(scenario, city)
     r = scenario.radio
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     pl = np.empty((points.shape[0], cells.shape[0]), dtype=np.float64)
     covered = np.empty(pl.shape, dtype=bool)
     step = max(1, _CHUNK_ENTRIES // max(1, cells.shape[0]))
@@ -485,7 +485,7 @@ def place_area_costmap(
         max_range_m=s.max_range_m,
     )
     r = scenario.radio
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     cmap = CostMap(points, cells, pl, covered, deployment_origin_m(scenario))
     del pl, covered
 

@@ -246,7 +246,7 @@ def _make_rater(
     r = scenario.radio
     x_m, y_m, z_m = axes
     noise = scenario.noise_floor_dbm
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     fast = (
         r.standard == "wifi-80211ac"
         and r.station_antenna == "isotropic"

@@ -340,7 +340,7 @@ def los_coverage_radius_m(scenario: Scenario, altitude_m: float) -> float:
     s = scenario.placement.demand
     h_user = r.user_height_m
     dh = max(altitude_m - h_user, 1e-6)
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
 
     def pl(d2: FloatArray) -> FloatArray:
         d2 = np.asarray(d2, dtype=np.float64)

@@ -237,7 +237,7 @@ def coverage_problem(scenario: Scenario, city: City, users: tuple[User, ...]) ->
 
     r = scenario.radio
     demand = users_demand_bps(users)
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     budget = user_link_budget(
         demand,
         standard=r.standard,

@@ -254,7 +254,7 @@ def user_spheres(
         InfeasibleError: some demand exceeds every MCS (names the users).
     """
     r = scenario.radio
-    tx = r.user_tx_power_dbm if r.link_direction == "uplink" else r.tx_power_dbm
+    tx = r.link_tx_power_dbm
     return coverage_spheres(
         np.array([u.position_m for u in users], dtype=np.float64).reshape(-1, 3),
         np.array([u.demand_bps for u in users], dtype=np.float64),
