@@ -160,11 +160,13 @@ def check_placement(
     placement: UserPlacement,
     *,
     rate_tolerance: float = 1e-9,
+    table: LinkTable | None = None,
 ) -> list[str]:
     """Every violated constraint of a placement, as readable sentences (empty when it is valid).
 
     Checks the constraints in this module's docstring. Unserved users are allowed (a method says
-    in its notes why it left a user out); served users must get their demand.
+    in its notes why it left a user out); served users must get their demand. ``table``: the
+    placement's :func:`link_table`, when the caller already has it.
     """
     problems: list[str] = []
     st = np.asarray(placement.station_xyz_m, dtype=np.float64).reshape(-1, 3)
@@ -180,7 +182,8 @@ def check_placement(
         problems.append(f"UAV {k} at {np.round(st[k], 1).tolist()} is inside a building")
     if st.shape[0] == 0:
         return problems
-    table = link_table(scenario, city, st, users_xyz_m(users))
+    if table is None:
+        table = link_table(scenario, city, st, users_xyz_m(users))
     demand = users_demand_bps(users)
     served = np.flatnonzero(assoc >= 0)
     rate = table.rate_bps[assoc[served], served]
@@ -213,6 +216,8 @@ def placement_summary(
     city: City,
     users: tuple[User, ...],
     placement: UserPlacement,
+    *,
+    table: LinkTable | None = None,
 ) -> dict[str, Any]:
     """Per-user and aggregate figures of a user-driven placement for ``deployment.json``:
     serving station, LoS (to the serving station, or to any station for an unserved user) and
@@ -225,7 +230,8 @@ def placement_summary(
         los = np.zeros(n_users, dtype=bool)
         rate = np.zeros(n_users)
     else:
-        table = link_table(scenario, city, st, users_xyz_m(users))
+        if table is None:
+            table = link_table(scenario, city, st, users_xyz_m(users))
         served = assoc >= 0
         safe = np.where(served, assoc, 0)
         # LoS to the serving station; for an unserved user, to any station

@@ -281,7 +281,12 @@ def _plan_users(
 ) -> PlanOutcome:
     """Size and place a fleet for the scenario's users with a user-driven method."""
     from skycell.errors import SkycellError
-    from skycell.plan.assignment import check_placement, placement_summary
+    from skycell.plan.assignment import (
+        check_placement,
+        link_table,
+        placement_summary,
+        users_xyz_m,
+    )
     from skycell.plan.methods import USER_METHODS, run_user_method
 
     if name not in USER_METHODS:
@@ -312,12 +317,13 @@ def _plan_users(
         else:
             raise
     notes += up.notes
-    violations = check_placement(scenario, city, users, up)
+    xyz = np.asarray(up.station_xyz_m, dtype=np.float64).reshape(-1, 3)
+    table = link_table(scenario, city, xyz, users_xyz_m(users)) if xyz.shape[0] else None
+    violations = check_placement(scenario, city, users, up, table=table)
     if violations:  # a method bug, never expected: say it loudly rather than hide it
         notes += [f"constraint violated: {v}" for v in violations]
     say("evaluating")
-    summary = placement_summary(scenario, city, users, up)
-    xyz = np.asarray(up.station_xyz_m, dtype=np.float64).reshape(-1, 3)
+    summary = placement_summary(scenario, city, users, up, table=table)
     stations, metrics = _stations_and_metrics(
         scenario, city, xyz, [xyz[i : i + 1] for i in range(xyz.shape[0])], include_users=False
     )
