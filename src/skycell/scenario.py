@@ -636,6 +636,59 @@ class EvaluationSettings(_Model):
     sinr_threshold_db: Num = Field(0.0, description="SINR [dB] above which a point is covered")
 
 
+#: Channel engines by name.
+ENGINE_KINDS: tuple[str, ...] = ("analytic", "sionna")
+
+
+class EngineSettings(_Model):
+    """The channel engine that tunes (and ray-traces) a deployment (``skycell plan --tune``).
+
+    ``analytic`` is path loss plus antenna pattern over the city's line of sight (no extras);
+    ``sionna`` is the Sionna RT ray tracer in the city's geometry (extra ``rt``, LLVM 16+ on a
+    CPU), paper 000 §V-B's settings by default.
+    """
+
+    kind: Text = Field("analytic", description="channel engine: analytic or sionna")
+    max_depth: Int = Field(3, ge=0, le=10, description="ray interactions per path (sionna)")
+    map_samples: Int = Field(
+        5_000_000, ge=1000, description="rays per coverage map, shared by the stations (sionna)"
+    )
+    samples: Int = Field(100_000, ge=100, description="rays per station for per-user paths")
+    seed: Int = Field(0, ge=0, description="ray-tracer seed; same seed, same maps (sionna)")
+    material: Text = Field(
+        "itu_concrete", description="ITU-R P.2040 material of buildings without one (sionna)"
+    )
+    scattering_coefficient: NonNeg = Field(
+        0.0, le=1.0, description="building scattering coefficient, 0 = no diffuse (sionna)"
+    )
+    user_polarization: Text = Field(
+        "V", description="user antenna polarisation: V, or cross (both ports summed) (sionna)"
+    )
+    direction_bin_deg: NonNeg = Field(
+        1.0,
+        description="tuning re-weights rays merged per 1 deg direction bin; 0 = every ray, "
+        "exact (sionna)",
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        return _check_name(value, ENGINE_KINDS, "engine kind")
+
+    @field_validator("user_polarization")
+    @classmethod
+    def _polarization(cls, value: str) -> str:
+        return _check_name(value, ("V", "cross"), "user polarization")
+
+    @field_validator("material")
+    @classmethod
+    def _material(cls, value: str) -> str:
+        from skycell.radio.sionna_engine import check_material
+
+        check_material(value)
+        return value
+
+
 class Scenario(_Model):
     """One planning problem. Only ``area``, ``city``, ``areas_of_interest`` and ``fleet.stations``
     are required; every other field has paper 000's default."""
@@ -657,6 +710,9 @@ class Scenario(_Model):
     )
     evaluation: EvaluationSettings = Field(
         default_factory=EvaluationSettings, description="evaluation settings"
+    )
+    engine: EngineSettings = Field(
+        default_factory=EngineSettings, description="channel engine for tuning"
     )
 
     @model_validator(mode="before")

@@ -21,6 +21,7 @@ from skycell.deployment import (
     TrajectoryRecord,
     UserRecord,
 )
+from skycell.errors import SkycellError
 from skycell.metrics import Metrics, aoi_served, evaluate
 from skycell.plan.place_gradient import (
     GradientPlacementParams,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from skycell.plan.assignment import UserPlacement
     from skycell.plan.tune import TuneResult
     from skycell.radio.engine import AnalyticEngine
+    from skycell.radio.sionna_engine import SionnaEngine
     from skycell.scenario import Scenario
 
 
@@ -98,6 +100,35 @@ def make_engine(scenario: Scenario, city: City) -> AnalyticEngine:
         environment=r.environment,
         station_antenna=r.station_antenna,
         user_antenna=r.user_antenna,
+    )
+
+
+def make_sionna_engine(scenario: Scenario, city: City) -> SionnaEngine:
+    """The Sionna RT engine configured from the scenario's ``radio`` and ``engine`` sections.
+
+    Raises:
+        SkycellError: the ``rt`` extra or LLVM 16+ is missing (the message says what to
+            install).
+    """
+    from skycell.radio.sionna_engine import SionnaEngine, rt_available
+
+    ok, why = rt_available()
+    if not ok:
+        raise SkycellError(f"engine sionna: {why}; or use the analytic engine")
+    r = scenario.radio
+    e = scenario.engine
+    return SionnaEngine(
+        city,
+        frequency_hz=r.frequency_hz,
+        station_antenna=r.station_antenna,
+        user_antenna=r.user_antenna,
+        user_polarization=e.user_polarization,
+        max_depth=e.max_depth,
+        samples=e.samples,
+        map_samples=e.map_samples,
+        seed=e.seed,
+        material=e.material,
+        scattering_coefficient=e.scattering_coefficient,
     )
 
 
@@ -280,7 +311,6 @@ def _plan_users(
     status: Callable[[str], None] | None,
 ) -> PlanOutcome:
     """Size and place a fleet for the scenario's users with a user-driven method."""
-    from skycell.errors import SkycellError
     from skycell.plan.assignment import (
         check_placement,
         link_table,
@@ -546,14 +576,54 @@ def tune_deployment(
     *,
     method: str,
     seed: int = 0,
+    engine: str | None = None,
+    progress: Callable[[int, float], None] | None = None,
+    status: Callable[[str], None] | None = None,
 ) -> tuple[Deployment, TuneResult, Metrics]:
-    """Tune every station's azimuth, tilt and power (paper 000 §V-B) on the analytic engine and
-    return the deployment with the tuned settings, re-evaluated metrics and ``metrics.tuning``
-    (per-station effective SIR before and after, Table V/VI shapes)."""
-    from skycell.plan.tune import tune
+    """Tune every station's azimuth, tilt and power (paper 000 §V-B) and return the deployment
+    with the tuned settings, re-evaluated metrics and ``metrics.tuning`` (per-station effective
+    SIR before and after, Table V/VI shapes).
 
+    ``engine`` (default the scenario's ``engine.kind``): ``analytic`` tunes on path loss plus
+    antenna pattern; ``sionna`` on the ray-traced coverage map, traced once and re-weighted at
+    every step, then checked against a fresh trace of the final settings
+    (``metrics.tuning.retrace``). The deployment metrics stay those of the analytic engine.
+    """
+    from skycell.plan.tune import TuneProblem, tune
+    from skycell.scenario import ENGINE_KINDS
+
+    kind = engine if engine is not None else scenario.engine.kind
+    if kind not in ENGINE_KINDS:
+        raise SkycellError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINE_KINDS)}")
     xyz = deployment.station_xyz_m()
-    result = tune(scenario, city, xyz, method=method, seed=seed)
+    if kind == "sionna":
+        rt_engine = make_sionna_engine(scenario, city)
+        if status is not None:
+            status(
+                f"ray tracing {scenario.engine.map_samples:,} rays over the map "
+                "(once; the first call compiles) …"
+            )
+        problem = TuneProblem.build(
+            scenario,
+            city,
+            xyz,
+            engine=rt_engine,
+            direction_bin_deg=scenario.engine.direction_bin_deg,
+        )
+        if status is not None:
+            status(f"tuning ({method}) on the ray-traced map …")
+        result = tune(
+            scenario,
+            city,
+            xyz,
+            method=method,
+            seed=seed,
+            problem=problem,
+            engine=rt_engine,
+            progress=progress,
+        )
+    else:
+        result = tune(scenario, city, xyz, method=method, seed=seed, progress=progress)
     stations = [
         s.model_copy(
             update={
@@ -583,7 +653,7 @@ def tune_deployment(
         update={
             "stations": stations,
             "metrics": {**metrics.to_dict(), **user_metrics, "tuning": result.to_dict()},
-            "method": {**deployment.method, "tuning": method},
+            "method": {**deployment.method, "tuning": method, "tuning_engine": kind},
         }
     )
     return tuned, result, metrics

@@ -11,8 +11,9 @@ coverage map ``C`` (path gain of every station in every ground cell):
   ``xi = 0.25``; RMSProp, learning rate 0.1, 150 epochs, learning rate halved after 5 epochs
   without improvement;
 * eq. 16-20, ``aoi``: ``L_w = -sum_m w_m LSE(r*_m, beta_L)`` where ``r*_m`` are the stations'
-  effective SIRs over the square of ``+-r_m`` around AOI ``m``'s centre, ``LSE = -NLSE`` (a smooth
-  maximum: the serving station) and ``w_m = softmin(LSE_m / T)`` with ``T = 25``; learning rate
+  effective SIRs over the square of ``+-r_m`` around AOI ``m``'s centre, ``LSE`` the smooth
+  maximum ``(1/beta) log sum exp(beta r)`` (the serving station) and
+  ``w_m = softmin(LSE_m / T)`` with ``T = 25``; learning rate
   0.05;
 * ``avgsir``: the naive baseline ``L_avgSIR = -mean r`` (eq. 14 alone), RMSProp as ``maxmin``;
 * ``random``: 50 settings drawn uniformly in the bounds from the run's generator; as the paper's
@@ -38,6 +39,11 @@ Readings of the paper (each written here once):
   settings, and is held fixed during tuning — the same reading as :func:`skycell.metrics.evaluate`.
   Being fixed, it cannot be gamed by the optimiser (a station cannot shrink its area to its best
   cells), and before/after SIRs are averaged over the same cells.
+* **Smooth maximum (eq. 17).** The paper writes ``LSE(r) = -NLSE(r)``, which with eq. 13 is
+  ``(1/beta) log sum exp(-beta r)`` = minus the smooth *minimum*, while the text calls it the
+  smooth maximum and wants the serving (highest-SIR) station's SIR raised; minimising eq. 19 with
+  the literal formula would instead push the weakest station of each AOI further down. skycell
+  implements the stated intent, ``LSE(r) = -NLSE(-r) = (1/beta) log sum exp(beta r)``.
 * **AOI squares (eq. 16).** The per-AOI effective SIR of station ``i`` averages ``R_i^dB`` over all
   outdoor cells with ``|x - z_m| <= r_m`` and ``|y - w_m| <= r_m`` (on an analytic engine
   ``C_i > 0`` everywhere, so this is eq. 10 literally); a best-server mask would leave most
@@ -83,17 +89,12 @@ from numpy.typing import ArrayLike, NDArray
 from skycell.errors import SkycellError
 from skycell.fileio import atomic_write
 from skycell.metrics import SIR_EPSILON, ground_grid, jain_fairness
-from skycell.radio.antenna import (
-    DIPOLE_PEAK_GAIN_DBI,
-    GAIN_FLOOR_DBI,
-    TR38901_BEAMWIDTH_DEG,
-    TR38901_MAX_GAIN_DBI,
-    TR38901_SLA_DB,
-    check_antenna_pattern,
-)
+from skycell.radio.antenna_torch import pattern_field_torch, pattern_gain_dbi_torch
+from skycell.radio.sionna_engine import RayMap, RayTensors
 
 if TYPE_CHECKING:
     from skycell.city.buildings import City
+    from skycell.radio.sionna_engine import SionnaEngine
     from skycell.scenario import Scenario
 
 FloatArray = NDArray[np.float64]
@@ -112,8 +113,10 @@ POWER_RANGE_DB: Final[float] = 20.0
 #: Starting orientation (paper 000 §V-B): azimuth 0, tilt 90 deg.
 START_AZIMUTH_DEG: Final[float] = 0.0
 START_TILT_DEG: Final[float] = 90.0
-
-_TINY: Final[float] = 1e-300
+#: Direction bin [deg] of the merged rays on the Sionna engine (see ``RayMap.merged``).
+DIRECTION_BIN_DEG: Final[float] = 1.0
+#: Linear path gain added before dB on the Sionna engine: -300 dB where no ray arrives.
+_NO_RAY: Final[float] = 1e-30
 
 
 @contextmanager
@@ -177,64 +180,6 @@ DEFAULT_SETTINGS: Final[dict[str, TuneSettings]] = {
 
 
 # --------------------------------------------------------------------------------------------
-# antenna pattern in torch
-
-
-def pattern_gain_dbi_torch(
-    pattern: str,
-    direction_xyz: torch.Tensor,
-    azimuth_rad: torch.Tensor,
-    tilt_rad: torch.Tensor,
-) -> torch.Tensor:
-    """Differentiable gain [dBi] of a mechanically oriented antenna toward global directions.
-
-    The torch twin of :func:`skycell.radio.antenna.antenna_gain_dbi` (same frame: local =
-    ``R^T d`` with ``R = R_z(azimuth) R_y(tilt)``, TR 38.901 §7.1.3; azimuth counter-clockwise
-    from +x, tilt downward from the horizon, 90 deg = straight down), with angles in radians.
-    ``tr38901`` is TR 38.901 Table 7.3-1: ``A_EV = -min(12 ((theta'' - 90)/65)^2, 30)``,
-    ``A_EH = -min(12 (phi''/65)^2, 30)``, ``G = 8 + (-min(-(A_EV + A_EH), 30))`` dBi.
-
-    The local zenith is ``atan2(sqrt(x'^2 + y'^2 + 1e-300), z')`` rather than ``arccos``, so the
-    gradient stays finite along the local z axis (the value differs by < 1e-150 rad).
-
-    Args:
-        pattern: one of ``isotropic``, ``dipole``, ``tr38901``.
-        direction_xyz: ``(..., 3)`` vectors from the antenna toward the other end (any length).
-        azimuth_rad: boresight heading(s) [rad], broadcast against ``direction_xyz.shape[:-1]``.
-        tilt_rad: boresight downtilt(s) [rad], broadcast likewise.
-
-    Returns:
-        Gain [dBi], the broadcast shape.
-    """
-    check_antenna_pattern(pattern)
-    dx, dy, dz = direction_xyz[..., 0], direction_xyz[..., 1], direction_xyz[..., 2]
-    ca, sa = torch.cos(azimuth_rad), torch.sin(azimuth_rad)
-    ct, st = torch.cos(tilt_rad), torch.sin(tilt_rad)
-    xl = ca * ct * dx + sa * ct * dy - st * dz
-    yl = -sa * dx + ca * dy
-    zl = ca * st * dx + sa * st * dy + ct * dz
-    rho = torch.sqrt(xl * xl + yl * yl + _TINY)
-    if pattern == "isotropic":
-        return torch.zeros_like(rho)
-    if pattern == "dipole":
-        norm = torch.sqrt(xl * xl + yl * yl + zl * zl + _TINY)
-        sin_t = rho / norm
-        cos_t = zl / norm
-        field_ = torch.abs(torch.cos(0.5 * math.pi * cos_t)) / torch.clamp(sin_t, min=_TINY)
-        gain = DIPOLE_PEAK_GAIN_DBI + 20.0 * torch.log10(torch.clamp(field_, min=_TINY))
-        gain = torch.clamp(gain, min=GAIN_FLOOR_DBI)
-        return torch.where(sin_t < 1e-12, torch.full_like(gain, GAIN_FLOOR_DBI), gain)
-    zenith_deg = torch.rad2deg(torch.atan2(rho, zl))
-    origin = (xl == 0.0) & (yl == 0.0)
-    xs = torch.where(origin, torch.full_like(xl, _TINY), xl)
-    azimuth_deg = torch.rad2deg(torch.atan2(yl, xs))
-    bw = TR38901_BEAMWIDTH_DEG
-    a_ev = -torch.clamp(12.0 * ((zenith_deg - 90.0) / bw) ** 2, max=TR38901_SLA_DB)
-    a_eh = -torch.clamp(12.0 * (azimuth_deg / bw) ** 2, max=TR38901_SLA_DB)
-    return TR38901_MAX_GAIN_DBI - torch.clamp(-(a_ev + a_eh), max=TR38901_SLA_DB)
-
-
-# --------------------------------------------------------------------------------------------
 # the precomputed problem
 
 
@@ -250,16 +195,24 @@ class TuneProblem:
         extent_m: ``(x0, x1, y0, y1)`` of the full grid (for ``imshow``).
         cell_m: cell side [m].
         gain_iso_db: ``(N, C)`` path gain with an isotropic station antenna, user antenna
-            included [dB] (negative path loss).
-        direction: ``(N, C, 3)`` unit vectors station -> cell centre.
+            included [dB] (negative path loss); analytic engine only (empty with rays).
+        direction: ``(N, C, 3)`` unit vectors station -> cell centre; analytic engine only.
         station_antenna: the station pattern name re-weighted at every step.
+        engine: ``"analytic"`` or ``"sionna"``.
+        rays: the ray-traced contributions (:class:`~skycell.radio.sionna_engine.RayMap`,
+            merged into direction bins) on the Sionna engine, else None.
+        ray_cell: ``(ny * nx,)`` tuning-cell index of each map cell (-1: not a tuning cell);
+            Sionna engine only.
+        covered: ``(N, C)`` True where station i reaches cell c (``C_i > 0``; all True on the
+            analytic engine, where every cell hears every station).
         aoi_ids: AOI ids.
         aoi_centers_m: ``(M, 2)`` AOI centres [m].
         aoi_radii_m: ``(M,)`` AOI radii [m].
         aoi_cells: ``(M, C)`` True for the cells in AOI m's square of +-r_m (eq. 16).
         azimuth_bounds_rad, tilt_bounds_rad, power_bounds_dbm: the box of the parameters.
         initial_azimuth_deg, initial_tilt_deg, initial_tx_power_dbm: ``(N,)`` start settings.
-        mask: ``(N, C)`` eq. 10's mask as read here: each station's best-server cells under the
+        mask: ``(N, C)`` eq. 10's mask: on the Sionna engine ``C_i > 0`` literally
+            (``covered``); on the analytic engine each station's best-server cells under the
             initial settings (see the module docstring).
         precompute_s: wall time of the engine call and the rest of :meth:`build` [s].
     """
@@ -273,6 +226,10 @@ class TuneProblem:
     gain_iso_db: FloatArray
     direction: FloatArray
     station_antenna: str
+    engine: str
+    rays: RayMap | None
+    ray_cell: IntArray | None
+    covered: BoolArray
     aoi_ids: tuple[str, ...]
     aoi_centers_m: FloatArray
     aoi_radii_m: FloatArray
@@ -304,12 +261,20 @@ class TuneProblem:
         initial_azimuth_deg: ArrayLike | None = None,
         initial_tilt_deg: ArrayLike | None = None,
         initial_tx_power_dbm: ArrayLike | None = None,
+        engine: SionnaEngine | None = None,
+        direction_bin_deg: float = DIRECTION_BIN_DEG,
     ) -> TuneProblem:
         """Evaluate the channel once for a set of station positions.
 
-        One vectorised :meth:`AnalyticEngine.path_gain_db` call with the scenario's radio settings
-        but an isotropic station antenna, over the outdoor cells of the ground grid
-        (``cell_m`` cells, default ``evaluation.grid_cell_m``, at ``radio.user_height_m``).
+        Analytic engine (``engine=None``): one vectorised :meth:`AnalyticEngine.path_gain_db`
+        call with the scenario's radio settings but an isotropic station antenna, over the
+        outdoor cells of the ground grid (``cell_m`` cells, default ``evaluation.grid_cell_m``,
+        at ``radio.user_height_m``).
+
+        Sionna engine: one :meth:`SionnaEngine.ray_map` trace over the same grid (the paper's
+        ray budget, shared by the stations), merged into ``direction_bin_deg`` direction bins
+        (:meth:`RayMap.merged`); the tuning cells are the outdoor cells that some station
+        reaches.
 
         Args:
             scenario: the scenario (radio settings, AOIs, evaluation grid).
@@ -321,12 +286,15 @@ class TuneProblem:
             initial_azimuth_deg: start azimuth(s) [deg] (default 0).
             initial_tilt_deg: start tilt(s) [deg] (default 90, facing the ground).
             initial_tx_power_dbm: start power(s) [dBm] (default P_max).
+            engine: a :class:`~skycell.radio.sionna_engine.SionnaEngine` to tune on ray-traced
+                maps (its station antenna must be the scenario's), or None (analytic engine).
+            direction_bin_deg: direction bin of the merged rays [deg] (Sionna engine; 0 keeps
+                every ray: exact, about 3x slower per step).
 
         Raises:
             SkycellError: every bad input at once (shape, non-finite values, start outside the
                 bounds), with the allowed range.
         """
-        from skycell.radio.engine import AnalyticEngine
 
         t0 = time.perf_counter()
         problems: list[str] = []
@@ -367,19 +335,46 @@ class TuneProblem:
         if problems:
             raise SkycellError("tune: " + "; ".join(problems))
 
+        if engine is not None and engine.station_antenna != r.station_antenna:
+            raise SkycellError(
+                f"tune: the Sionna engine's station antenna {engine.station_antenna!r} differs "
+                f"from the scenario's radio.station_antenna {r.station_antenna!r}"
+            )
         cells, shape, outdoor = ground_grid(city, cell_m=cell, height_m=r.user_height_m)
-        engine = AnalyticEngine(
-            city,
-            frequency_hz=r.frequency_hz,
-            pathloss_model=r.pathloss_model,
-            environment=r.environment,
-            station_antenna="isotropic",
-            user_antenna=r.user_antenna,
-        )
-        gain_iso = engine.path_gain_db(xyz, cells)
-        delta = cells[None, :, :] - xyz[:, None, :]
-        norm = np.linalg.norm(delta, axis=-1, keepdims=True)
-        direction = delta / np.maximum(norm, 1e-12)
+        rays: RayMap | None = None
+        ray_cell: IntArray | None = None
+        if engine is None:
+            from skycell.radio.engine import AnalyticEngine
+
+            analytic = AnalyticEngine(
+                city,
+                frequency_hz=r.frequency_hz,
+                pathloss_model=r.pathloss_model,
+                environment=r.environment,
+                station_antenna="isotropic",
+                user_antenna=r.user_antenna,
+            )
+            gain_iso = np.asarray(analytic.path_gain_db(xyz, cells), dtype=np.float64)
+            delta = cells[None, :, :] - xyz[:, None, :]
+            norm = np.linalg.norm(delta, axis=-1, keepdims=True)
+            direction = delta / np.maximum(norm, 1e-12)
+            covered = np.ones((n, cells.shape[0]), dtype=bool)
+        else:
+            from skycell.radio.sionna_engine import MapGrid
+
+            x_min, y_min, _, _ = city.bounds_m
+            grid = MapGrid(x_min, y_min, int(shape[1]), int(shape[0]), cell, r.user_height_m)
+            rays = engine.ray_map(xyz, grid=grid).merged(direction_bin_deg)
+            reach = np.zeros((n, grid.cells), dtype=bool)
+            reach[rays.ray_station[rays.record_ray], rays.record_cell] = True
+            keep = np.asarray(outdoor, dtype=bool) & reach.any(axis=0)
+            outdoor = keep
+            ray_cell = np.full(grid.cells, -1, dtype=np.int64)
+            ray_cell[keep] = np.arange(int(keep.sum()))
+            cells = grid.centers_m().reshape(-1, 3)[keep]
+            covered = reach[:, keep]
+            gain_iso = np.zeros((0, 0))
+            direction = np.zeros((0, 0, 3))
 
         aois = scenario.areas_of_interest
         centers = np.array([a.center_m for a in aois], dtype=np.float64).reshape(-1, 2)
@@ -396,9 +391,13 @@ class TuneProblem:
             outdoor=np.asarray(outdoor, dtype=bool),
             extent_m=extent,
             cell_m=cell,
-            gain_iso_db=np.asarray(gain_iso, dtype=np.float64),
+            gain_iso_db=gain_iso,
             direction=direction,
             station_antenna=r.station_antenna,
+            engine="analytic" if engine is None else "sionna",
+            rays=rays,
+            ray_cell=ray_cell,
+            covered=covered,
             aoi_ids=tuple(a.id for a in aois),
             aoi_centers_m=centers,
             aoi_radii_m=radii,
@@ -409,41 +408,66 @@ class TuneProblem:
             initial_azimuth_deg=az0,
             initial_tilt_deg=tilt0,
             initial_tx_power_dbm=p0,
-            mask=np.zeros((n, cells.shape[0]), dtype=bool),
+            mask=covered,
             precompute_s=0.0,
         )
-        serving = association(partial, az0, tilt0, p0)
-        mask = serving[None, :] == np.arange(n)[:, None]
+        if engine is None:  # the analytic reading of eq. 10: best-server cells at the start
+            serving = association(partial, az0, tilt0, p0)
+            mask = serving[None, :] == np.arange(n)[:, None]
+        else:  # eq. 10 literally: the cells each station's rays reach
+            mask = covered
         return _replace(partial, mask=mask, precompute_s=time.perf_counter() - t0)
 
     # torch views (float64), built on demand -------------------------------------------------
 
     def tensors(self) -> _Tensors:
-        """The fixed arrays as float64 torch tensors."""
+        """The fixed arrays as torch tensors (float64; the ray records float32)."""
+        rays = None
+        if self.rays is not None and self.ray_cell is not None:
+            rm = self.rays
+            cell = self.ray_cell[rm.record_cell]
+            keep = cell >= 0
+            station = rm.ray_station[rm.record_ray[keep]]
+            rays = RayTensors(
+                ray_station=torch.from_numpy(rm.ray_station),
+                ray_direction=torch.from_numpy(rm.ray_direction.astype(np.float32)),
+                record_ray=torch.from_numpy(rm.record_ray[keep]),
+                record_q=torch.from_numpy(rm.record_q[keep].astype(np.float32)),
+                record_index=torch.from_numpy(station * self.cells_xyz_m.shape[0] + cell[keep]),
+            )
+        covered = self.covered.astype(np.float64)
+        aoi = self.aoi_cells.astype(np.float64)
+        aoi_count = covered @ aoi.T  # (N, M) covered cells of each station in each AOI square
         return _Tensors(
             gain_iso_db=torch.from_numpy(self.gain_iso_db),
             direction=torch.from_numpy(self.direction),
+            rays=rays,
+            cells=int(self.cells_xyz_m.shape[0]),
+            covered=torch.from_numpy(covered),
             mask=torch.from_numpy(self.mask.astype(np.float64)),
             mask_count=torch.from_numpy(np.maximum(self.mask.sum(axis=1), 1).astype(np.float64)),
             station_valid=torch.from_numpy(self.mask.any(axis=1)),
-            aoi_cells=torch.from_numpy(self.aoi_cells.astype(np.float64)),
-            aoi_count=torch.from_numpy(
-                np.maximum(self.aoi_cells.sum(axis=1), 1).astype(np.float64)
-            ),
-            aoi_valid=torch.from_numpy(self.aoi_cells.any(axis=1)),
+            aoi_cells=torch.from_numpy(aoi),
+            aoi_count=torch.from_numpy(np.maximum(aoi_count, 1.0)),
+            aoi_station_valid=torch.from_numpy(aoi_count > 0),
+            aoi_valid=torch.from_numpy((aoi_count > 0).any(axis=0)),
         )
 
 
 @dataclass(frozen=True)
 class _Tensors:
-    gain_iso_db: torch.Tensor
-    direction: torch.Tensor
+    gain_iso_db: torch.Tensor  # analytic engine
+    direction: torch.Tensor  # analytic engine
+    rays: RayTensors | None  # Sionna engine; record_index = station * cells + tuning cell
+    cells: int
+    covered: torch.Tensor  # (N, C) 1 where station i reaches cell c
     mask: torch.Tensor
     mask_count: torch.Tensor  # cells per mask, at least 1
     station_valid: torch.Tensor  # stations with a non-empty mask
     aoi_cells: torch.Tensor
-    aoi_count: torch.Tensor  # cells per AOI square, at least 1
-    aoi_valid: torch.Tensor  # AOIs with a non-empty square
+    aoi_count: torch.Tensor  # (N, M) covered cells per AOI square and station, at least 1
+    aoi_station_valid: torch.Tensor  # (N, M) the station reaches a cell of the AOI square
+    aoi_valid: torch.Tensor  # (M,) AOIs some station reaches
 
 
 def _replace(problem: TuneProblem, **changes: Any) -> TuneProblem:
@@ -476,9 +500,28 @@ def _per_station(
 def _gain_db(
     t: _Tensors, pattern: str, azimuth_rad: torch.Tensor, tilt_rad: torch.Tensor
 ) -> torch.Tensor:
-    """``(N, C)`` path gain with the station pattern at (azimuth, tilt) [dB]."""
-    g = pattern_gain_dbi_torch(pattern, t.direction, azimuth_rad[:, None], tilt_rad[:, None])
-    return t.gain_iso_db + g
+    """``(N, C)`` path gain with the station pattern at (azimuth, tilt) [dB]; on the Sionna
+    engine the re-weighted rays (:meth:`RayMap.path_gain_torch`), ``-300 dB`` where a station's
+    rays do not reach a cell."""
+    if t.rays is None:
+        g = pattern_gain_dbi_torch(pattern, t.direction, azimuth_rad[:, None], tilt_rad[:, None])
+        return t.gain_iso_db + g
+    r = t.rays
+    alpha, beta = pattern_field_torch(
+        pattern,
+        r.ray_direction,
+        azimuth_rad.to(torch.float32)[r.ray_station],
+        tilt_rad.to(torch.float32)[r.ray_station],
+    )
+    a = alpha[r.record_ray]
+    b = beta[r.record_ray]
+    q = r.record_q
+    value = a * a * q[:, 0] + b * b * q[:, 1] + 2.0 * a * b * q[:, 2]
+    n = azimuth_rad.shape[0]
+    linear = torch.zeros(n * t.cells, dtype=torch.float64).index_add(
+        0, r.record_index, value.to(torch.float64)
+    )
+    return 10.0 * torch.log10(torch.clamp(linear, min=0.0).reshape(n, t.cells) + _NO_RAY)
 
 
 def _sir_db(
@@ -498,10 +541,11 @@ def _sir_db(
 
 def _effective(t: _Tensors, sir_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-station effective SIR (eq. 11, ``(N,)``) and per-station-per-AOI SIR (eq. 16 with
-    eq. 11, ``(N, M)``) [dB]; 0 where the mask or the AOI square is empty (see
-    ``station_valid``/``aoi_valid``; :func:`evaluate_settings` reports NaN there)."""
+    eq. 11 over the cells the station reaches, ``(N, M)``) [dB]; 0 where the mask or the AOI
+    square is empty (see ``station_valid``/``aoi_station_valid``; :func:`evaluate_settings`
+    reports NaN there)."""
     station = (sir_db * t.mask).sum(dim=1) / t.mask_count
-    aoi = (sir_db @ t.aoi_cells.T) / t.aoi_count[None, :]
+    aoi = ((sir_db * t.covered) @ t.aoi_cells.T) / t.aoi_count
     return station, aoi
 
 
@@ -520,8 +564,8 @@ def _loss(
     if method == "avgsir":
         return -r.mean()  # eq. 14
     if method == "aoi":
-        a = aoi[:, t.aoi_valid]
-        x = -_nlse(a, settings.beta_l)  # eq. 17, LSE over stations per AOI, (M,)
+        a = torch.where(t.aoi_station_valid, aoi, torch.full_like(aoi, -math.inf))
+        x = -_nlse(-a[:, t.aoi_valid], settings.beta_l)  # eq. 17: smooth max over stations
         w = torch.softmax(-x / settings.temperature, dim=0)  # eq. 20
         return -(w * x).sum()  # eq. 19
     raise AssertionError(method)
@@ -550,7 +594,7 @@ def evaluate_settings(
         )
         station, aoi = _effective(t, sir)
     station_db = np.where(_has_cells(problem.mask), station.numpy(), np.nan)
-    aoi_db = np.where(_has_cells(problem.aoi_cells)[None, :], aoi.numpy(), np.nan)
+    aoi_db = np.where(t.aoi_station_valid.numpy(), aoi.numpy(), np.nan)
     return station_db, aoi_db
 
 
@@ -564,19 +608,30 @@ def association(
 ) -> IntArray:
     """``(C,)`` best-server station per outdoor cell: the highest received power, which is also
     the highest SIR (eq. 9 is increasing in a station's own power at fixed total) — Fig. 7."""
+    return np.asarray(
+        np.argmax(received_power_dbm(problem, azimuth_deg, tilt_deg, tx_power_dbm), axis=0),
+        dtype=np.int64,
+    )
+
+
+def received_power_dbm(
+    problem: TuneProblem, azimuth_deg: ArrayLike, tilt_deg: ArrayLike, tx_power_dbm: ArrayLike
+) -> FloatArray:
+    """``(N, C)`` received power [dBm] of every station in every tuning cell under the settings
+    (the problem's map re-weighted; ``-300 dB`` of path gain where a station's rays do not
+    reach a cell on the Sionna engine)."""
     n = problem.stations
     az = np.radians(np.broadcast_to(np.asarray(azimuth_deg, dtype=np.float64), (n,)))
     tilt = np.radians(np.broadcast_to(np.asarray(tilt_deg, dtype=np.float64), (n,)))
     p = np.broadcast_to(np.asarray(tx_power_dbm, dtype=np.float64), (n,))
     with torch.no_grad():
-        g = pattern_gain_dbi_torch(
+        g = _gain_db(
+            problem.tensors(),
             problem.station_antenna,
-            torch.from_numpy(problem.direction),
-            torch.from_numpy(az.copy())[:, None],
-            torch.from_numpy(tilt.copy())[:, None],
+            torch.from_numpy(az.copy()),
+            torch.from_numpy(tilt.copy()),
         ).numpy()
-    rx = problem.gain_iso_db + g + p[:, None]
-    return np.asarray(np.argmax(rx, axis=0), dtype=np.int64)
+    return np.asarray(g + p[:, None], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,6 +669,69 @@ class SirSummary:
 
 
 @dataclass(frozen=True)
+class RetraceCheck:
+    """A fresh full trace of the final settings against the re-weighted map (issue 4 item 4).
+
+    Compared over the (station, tuning cell) pairs the station's rays reach, in dB.
+
+    Attributes:
+        pairs: number of (station, cell) pairs compared.
+        median_abs_db, p90_abs_db, max_abs_db: statistics of ``|re-weighted - traced|`` [dB].
+        trace_s: wall time of the fresh trace [s].
+    """
+
+    pairs: int
+    median_abs_db: float
+    p90_abs_db: float
+    max_abs_db: float
+    trace_s: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The fields as a dict."""
+        return {
+            "pairs": self.pairs,
+            "median_abs_db": self.median_abs_db,
+            "p90_abs_db": self.p90_abs_db,
+            "max_abs_db": self.max_abs_db,
+            "trace_s": self.trace_s,
+        }
+
+
+def retrace_check(
+    problem: TuneProblem,
+    engine: SionnaEngine,
+    azimuth_deg: ArrayLike,
+    tilt_deg: ArrayLike,
+) -> RetraceCheck:
+    """Trace the coverage map afresh with the station pattern at the given orientation and
+    compare it with the problem's re-weighted map, cell by cell (same rays, same seed)."""
+    from skycell.radio.sionna_engine import MapGrid
+
+    if problem.ray_cell is None:
+        raise SkycellError("retrace_check needs a problem built on the Sionna engine")
+    t0 = time.perf_counter()
+    ny, nx = problem.grid_shape
+    x0, _, y0, _ = problem.extent_m
+    grid = MapGrid(x0, y0, nx, ny, problem.cell_m, float(problem.cells_xyz_m[0, 2]))
+    fresh = engine.coverage_map(
+        problem.station_xyz_m, azimuth_deg=azimuth_deg, tilt_deg=tilt_deg, grid=grid
+    ).path_gain_db.reshape(problem.stations, -1)[:, problem.ray_cell >= 0]
+    trace_s = time.perf_counter() - t0
+    mine = received_power_dbm(problem, azimuth_deg, tilt_deg, 0.0)
+    diff = np.abs(mine - fresh)[problem.covered]
+    if diff.size == 0:
+        nan = float("nan")
+        return RetraceCheck(0, nan, nan, nan, trace_s)
+    return RetraceCheck(
+        pairs=int(diff.size),
+        median_abs_db=float(np.median(diff)),
+        p90_abs_db=float(np.percentile(diff, 90)),
+        max_abs_db=float(diff.max()),
+        trace_s=trace_s,
+    )
+
+
+@dataclass(frozen=True)
 class TuneResult:
     """Outcome of one tuning run (Tables V, VI, VIII and Fig. 7 of paper 000).
 
@@ -639,6 +757,8 @@ class TuneResult:
         seconds_per_iteration: median wall time of one step (forward, backward, update) [s].
         total_s: wall time of the run, precomputation included [s].
         settings: the hyper-parameters used.
+        retrace: on the Sionna engine, the agreement of the re-weighted map of the final
+            settings with a fresh full trace (:class:`RetraceCheck`); else None.
     """
 
     method: str
@@ -666,6 +786,7 @@ class TuneResult:
     seconds_per_iteration: float
     total_s: float
     settings: TuneSettings
+    retrace: RetraceCheck | None = None
 
     def association_grid(self, which: str = "after") -> NDArray[np.float64]:
         """``(ny, nx)`` association map with NaN inside buildings (``which``: before/after)."""
@@ -714,6 +835,8 @@ class TuneResult:
             "aoi_serving_before": clean(self.aoi_serving_before),
             "aoi_serving_after": clean(self.aoi_serving_after),
             "aoi_serving_change_db": clean(self.aoi_serving_change_db),
+            "engine": self.problem.engine,
+            "retrace": None if self.retrace is None else self.retrace.to_dict(),
             "iterations": self.iterations,
             "seconds_per_iteration": self.seconds_per_iteration,
             "precompute_s": self.problem.precompute_s,
@@ -741,8 +864,10 @@ def tune(
     max_power_dbm: float | None = None,
     power_range_db: float = POWER_RANGE_DB,
     threads: int | None = 1,
+    engine: SionnaEngine | None = None,
+    verify: bool = True,
 ) -> TuneResult:
-    """Tune every station's azimuth, tilt and power (paper 000 §V-B) on the analytic engine.
+    """Tune every station's azimuth, tilt and power (paper 000 §V-B).
 
     Args:
         scenario: the scenario (radio, AOIs, evaluation grid).
@@ -760,6 +885,10 @@ def tune(
         cell_m, max_power_dbm, power_range_db: passed to :meth:`TuneProblem.build`.
         threads: torch intra-op threads during the run (default 1, see :func:`torch_threads`;
             ``None`` keeps torch's setting).
+        engine: tune on ray-traced maps of this Sionna engine (traced once, re-weighted at
+            every step); None: the analytic engine.
+        verify: on the Sionna engine, trace the final settings afresh and compare
+            (``TuneResult.retrace``).
 
     Returns:
         A :class:`TuneResult`.
@@ -797,8 +926,15 @@ def tune(
                 cell_m=cell_m,
                 max_power_dbm=max_power_dbm,
                 power_range_db=power_range_db,
+                engine=engine,
             )
-        return _tune(problem, method, seed, progress, s, t_start)
+        result = _tune(problem, method, seed, progress, s, t_start)
+    if engine is not None and verify and problem.rays is not None:
+        from dataclasses import replace
+
+        check = retrace_check(problem, engine, result.final_azimuth_deg, result.final_tilt_deg)
+        result = replace(result, retrace=check)
+    return result
 
 
 def _tune(
