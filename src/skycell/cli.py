@@ -105,22 +105,6 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
     return t
 
 
-def _tuning_table(result: Any) -> Table:
-    t = Table(
-        title=f"effective SIR per station [dB], before and after tuning ({result.method})",
-        header_style="bold",
-    )
-    for col in ("station", "before", "after", "change"):
-        t.add_column(col, justify="right")
-    for i, (b, a) in enumerate(zip(result.sir_before_db, result.sir_after_db, strict=True)):
-        t.add_row(f"s{i}", f"{b:.2f}", f"{a:.2f}", f"{a - b:+.2f}")
-    for name in ("min_db", "mean_db", "std_db", "jain"):
-        b, a = getattr(result.before, name), getattr(result.after, name)
-        label = {"min_db": "minimum", "mean_db": "average", "std_db": "std. dev.", "jain": "Jain"}
-        t.add_row(label[name], f"{b:.3f}", f"{a:.3f}", f"{a - b:+.3f}")
-    return t
-
-
 def _stations_table(dep: Any) -> Table:
     t = Table(title="stations", header_style="bold")
     for col in (
@@ -170,8 +154,15 @@ def plan(
     tune: Annotated[
         str | None,
         typer.Option(
-            help="Then tune azimuth, tilt and power (paper 000 §V-B, analytic engine): maxmin, "
-            "aoi, avgsir or random; also writes OUT/association.png."
+            help="Then tune azimuth, tilt and power (paper 000 §V-B): maxmin, aoi, avgsir or "
+            "random; also writes OUT/association.png and OUT/tuning.md."
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="Channel engine of the tuning (default: the scenario's engine.kind): analytic, "
+            "or sionna (Sionna RT ray tracing, extra `rt`; traced once, then re-weighted)."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
@@ -242,15 +233,38 @@ def plan(
                 raise SkycellError(
                     f"unknown --tune {tune!r}; choose one of {', '.join(TUNE_METHODS)}"
                 )
-            with out.status(f"tuning ({tune}) …") if not quiet else _nullcontext():
-                dep, tuned, metrics_obj = tune_deployment(dep, sc, city, method=tune, seed=seed)
+            if quiet:
+                dep, tuned, metrics_obj = tune_deployment(
+                    dep, sc, city, method=tune, seed=seed, engine=engine
+                )
+            else:
+                with out.status(f"tuning ({tune}) …") as spinner:
+
+                    def on_tune(it: int, loss: float) -> None:
+                        spinner.update(f"tuning ({tune}): iteration {it}, loss {loss:.4g}")
+
+                    dep, tuned, metrics_obj = tune_deployment(
+                        dep,
+                        sc,
+                        city,
+                        method=tune,
+                        seed=seed,
+                        engine=engine,
+                        progress=on_tune,
+                        status=lambda text: spinner.update(escape(text)),
+                    )
+        elif engine is not None:
+            raise SkycellError("--engine chooses the engine of --tune; give --tune as well")
         png = out_dir / "plan.png"
         try:
             plot_plan(dep, city, png, sinr_map=metrics_obj.sinr_map)
             if tuned is not None:
+                from skycell.fileio import atomic_write_text
                 from skycell.plan.tune import plot_association
+                from skycell.report.tuning import tuning_markdown
 
                 plot_association(tuned, city, out_dir / "association.png")
+                atomic_write_text(out_dir / "tuning.md", tuning_markdown(tuned))
             path = dep.save(out_dir / "deployment.json")
         except OSError as exc:
             raise SkycellError(
@@ -280,7 +294,18 @@ def plan(
             )
         out.print(_stations_table(dep))
         if tuned is not None:
-            out.print(_tuning_table(tuned))
+            from skycell.report.tuning import tuning_tables
+
+            for title, columns, rows in tuning_tables(tuned):
+                t = Table(*(escape(c) for c in columns), title=escape(title), header_style="bold")
+                for r in rows:
+                    t.add_row(*r)
+                out.print(t)
+            out.print(
+                f"tuning: {tuned.iterations} iterations, "
+                f"{1e3 * tuned.seconds_per_iteration:.1f} ms per iteration, precomputation "
+                f"{tuned.problem.precompute_s:.1f} s; tables saved to {out_dir / 'tuning.md'}"
+            )
         out.print(_metrics_table(dep.metrics, "deployment metrics (analytic engine)"))
         for note in dep.notes:
             out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
@@ -314,6 +339,89 @@ def evaluate(
         sys.stdout.write(json.dumps(metrics.to_dict(), indent=1) + "\n")
     else:
         out.print(_metrics_table(metrics.to_dict(), f"metrics of {deployment}"))
+
+
+@app.command()
+def crosscheck(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Scenario file (YAML or JSON). Default: the built-in downtown of paper 000, or "
+            "the deployment's own scenario with --deployment."
+        ),
+    ] = None,
+    deployment: Annotated[
+        Path | None,
+        typer.Option(help="Check this deployment.json instead of planning the scenario."),
+    ] = None,
+    users: Annotated[int, typer.Option(min=1, help="Users drawn outdoors in the AOIs.")] = 200,
+    samples: Annotated[int, typer.Option(min=1, help="Rays per station (Sionna RT).")] = 100_000,
+    max_depth: Annotated[int, typer.Option(min=0, help="Interactions per traced path.")] = 3,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/crosscheck"),
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the plan, users and ray tracer.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Cross-check the analytic channel engine against the Sionna RT ray tracer (extra `rt`).
+
+    Open ground: Sionna's LoS path must match free space within 0.5 dB. City: the received
+    power of every user from its serving station, with both engines (paper 000 Fig. 10);
+    median and p90 of |ray traced - analytic| and the bias, for LoS and NLoS links. Writes
+    OUT/crosscheck.json and OUT/crosscheck.png.
+    """
+    from skycell.validate import render, run_crosscheck
+
+    tic = time.perf_counter()
+    try:
+        if quiet:
+            run = run_crosscheck(
+                scenario,
+                out_dir,
+                deployment=deployment,
+                users=users,
+                seed=seed,
+                samples=samples,
+                max_depth=max_depth,
+            )
+        else:
+            with out.status("cross-check …") as spinner:
+                run = run_crosscheck(
+                    scenario,
+                    out_dir,
+                    deployment=deployment,
+                    users=users,
+                    seed=seed,
+                    samples=samples,
+                    max_depth=max_depth,
+                    status=lambda text: spinner.update(escape(text)),
+                )
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        tables = (
+            []
+            if run.open_ground is None
+            else [(render(run.open_ground), "open ground: Sionna RT LoS path vs free space")]
+        )
+        tables.append(
+            (
+                render(run.city),
+                f"{run.city.scenario_name}: Δ = ray traced − analytic [dB] "
+                f"({run.deployment_source})",
+            )
+        )
+        for (columns, rows), title in tables:
+            table = Table(*columns, title=escape(title), header_style="bold")
+            for row in rows:
+                table.add_row(*(escape(v) for v in row))
+            out.print(table)
+    if run.open_ground is not None and not run.open_ground.passed:
+        err.print(
+            f"[bold red]open-ground check failed:[/] Sionna's LoS path is "
+            f"{run.open_ground.max_abs_los_error_db:.3f} dB from free space "
+            f"(tolerance {run.open_ground.tolerance_db:g} dB)"
+        )
+        raise typer.Exit(code=1)
+    out.print(f"wrote {run.json_path} and {run.png_path} in {time.perf_counter() - tic:.1f} s")
 
 
 @app.command()
