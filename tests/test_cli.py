@@ -140,3 +140,20 @@ def test_plan_with_tuning_writes_tuned_settings(tmp_path: Path) -> None:
     assert (out / "association.png").read_bytes()[:4] == b"\x89PNG"
     r = skycell("plan", "examples/small.yaml", "--tune", "best", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "maxmin" in r.stderr and not (tmp_path / "x").exists()
+
+
+def test_plan_engine_needs_tune(tmp_path: Path) -> None:
+    r = skycell("plan", "examples/small.yaml", "--engine", "sionna", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and "give --tune as well" in " ".join(r.stderr.split())
+    assert not (tmp_path / "o").exists()
+    r = skycell(
+        "plan",
+        "examples/small.yaml",
+        "--tune",
+        "maxmin",
+        "--engine",
+        "magic",
+        "--out",
+        str(tmp_path / "o"),
+    )
+    assert r.returncode == 2 and "unknown engine 'magic'" in " ".join(r.stderr.split())

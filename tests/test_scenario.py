@@ -260,6 +260,9 @@ def test_station_count_zero(tmp_path: Path) -> None:
         ("radio: {station_antenna: yagi}", "radio.station_antenna", "tr38901"),
         ("radio: {user_antenna: yagi}", "radio.user_antenna", "isotropic"),
         ("placement: {method: pso}", "placement.method", "gradient"),
+        ("engine: {kind: raytracer}", "engine.kind", "sionna"),
+        ("engine: {user_polarization: H}", "engine.user_polarization", "cross"),
+        ("engine: {material: cheese}", "engine.material", "concrete"),
     ],
 )
 def test_unknown_model_names(tmp_path: Path, extra: str, location: str, allowed: str) -> None:
@@ -591,3 +594,15 @@ def test_build_city_from_geojson_and_outside_check(tmp_path: Path) -> None:
         s.build_city()
     (p,) = info.value.problems
     assert p.location == "city.geojson" and "building 1 reaches 10 m outside" in p.message
+
+
+def test_engine_section_bounds(tmp_path: Path) -> None:
+    problems = _problems(
+        tmp_path, MINIMAL + "engine: {max_depth: -1, map_samples: 10, direction_bin_deg: -1}\n"
+    )
+    assert {p.location for p in problems} == {
+        "engine.max_depth",
+        "engine.map_samples",
+        "engine.direction_bin_deg",
+    }
+    assert all(p.line == 10 for p in problems)

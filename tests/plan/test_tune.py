@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from skycell.city.buildings import City
+from skycell.city.buildings import Buildings, City
 from skycell.errors import SkycellError
 from skycell.metrics import effective_sir_db
 from skycell.plan.pipeline import make_engine, place_stations
@@ -189,3 +189,17 @@ def test_association_plot_and_json(
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     data = json.loads(json.dumps(r.to_dict()))
     assert data["method"] == "aoi" and len(data["final_tilt_deg"]) == 10
+
+
+def test_sionna_engine_without_the_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import skycell.radio.sionna_engine as se
+    from skycell.plan.pipeline import make_sionna_engine
+
+    sc = default_scenario()
+    monkeypatch.setattr(se, "rt_available", lambda: (False, "the `rt` extra is not installed"))
+    with pytest.raises(SkycellError, match=r"rt.*extra.*analytic engine"):
+        make_sionna_engine(
+            sc, City(bounds_m=(-10.0, -10.0, 10.0, 10.0), buildings=Buildings.empty())
+        )
