@@ -157,3 +157,30 @@ def test_plan_engine_needs_tune(tmp_path: Path) -> None:
         str(tmp_path / "o"),
     )
     assert r.returncode == 2 and "unknown engine 'magic'" in " ".join(r.stderr.split())
+
+
+def test_channel_study_cli(tmp_path: Path) -> None:
+    from skycell.radio.sionna_engine import rt_available
+
+    ok, why = rt_available()
+    if not ok:
+        pytest.skip(f"Sionna RT engine unavailable: {why}")
+    out = tmp_path / "cs"
+    r = skycell(
+        "channel-study",
+        "examples/paper002-settlement.yaml",
+        "--users",
+        "40",
+        "--frequencies",
+        "7e9,140e9",
+        "--out",
+        str(out),
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    text = " ".join(r.stdout.split())
+    assert "Table 9" in text and "Table 10" in text and "close-in fit" in text
+    data = json.loads((out / "channel-study.json").read_text())
+    assert len(data["frequencies"]) == 2
+    assert (out / "channel-ci-fit.png").stat().st_size > 5_000
+    bad = skycell("channel-study", "examples/paper002-settlement.yaml", "--frequencies", "7e9,x")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

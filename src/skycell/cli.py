@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -422,6 +423,128 @@ def crosscheck(
         )
         raise typer.Exit(code=1)
     out.print(f"wrote {run.json_path} and {run.png_path} in {time.perf_counter() - tic:.1f} s")
+
+
+@app.command("channel-study")
+def channel_study(
+    scenario: Annotated[
+        Path,
+        typer.Argument(
+            help="Scenario file (YAML or JSON), e.g. examples/paper002-settlement.yaml."
+        ),
+    ],
+    frequencies: Annotated[
+        str, typer.Option(help="Carrier frequencies [Hz], comma-separated.")
+    ] = "7e9,26e9,140e9",
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
+        "out/channel-study"
+    ),
+    seed: Annotated[
+        int, typer.Option(min=0, help="Seed of the user draw and of the ray tracer.")
+    ] = 0,
+    users: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=100_000,
+            help="Users drawn uniformly outdoors within the scenario's max range of the station.",
+        ),
+    ] = 2000,
+    station: Annotated[
+        str | None,
+        typer.Option(
+            help="Station position x,y,z [m] (default: above the centre of the scenario's area "
+            "at fleet.altitude_m; a fixed mast or a hovering UAV)."
+        ),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Ray-traced channel study of paper 002 (Sionna RT, extra `rt`): received power with
+    concrete buildings, plus weather (ITU-R P.676) and foliage, path loss, outage, phase
+    (Table 9), delay spread of LoS / NLoS users (Table 10), the close-in path-loss fit (Fig. 11),
+    RSS heat maps (Fig. 12) and a box plot (Fig. 13); writes JSON, CSV and PNG files to OUT.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skycell.scenario import load_scenario
+    from skycell.study import (
+        ChannelStudyResult,
+        parse_frequencies,
+        parse_station,
+        run_channel_study,
+        table9,
+        table10,
+        write_channel_study,
+    )
+
+    tic = time.perf_counter()
+    try:
+        freqs = parse_frequencies(frequencies)
+        st = parse_station(station) if station is not None else None
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SkycellError(f"--out {out_dir} exists and is not a folder; choose another path")
+        sc = load_scenario(scenario)
+        city = sc.build_city()
+
+        def study(progress: Callable[[int, int, str], None] | None = None) -> ChannelStudyResult:
+            return run_channel_study(
+                sc,
+                city,
+                frequencies_hz=freqs,
+                station_xyz_m=st,
+                users=users,
+                seed=seed,
+                progress=progress,
+            )
+
+        if quiet:
+            result = study()
+        else:
+            out.print(
+                f"[bold]skycell channel-study[/] {escape(sc.name)}: {users} users, "
+                f"{', '.join(f'{f / 1e9:g}' for f in freqs)} GHz"
+            )
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                TimeElapsedColumn(),
+                console=out,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("preparing the scene", total=1)
+
+                def on_progress(done: int, total: int, what: str) -> None:
+                    bar.update(task, completed=done, total=total, description=escape(what))
+
+                result = study(on_progress)
+        try:
+            written = write_channel_study(result, out_dir)
+        except OSError as exc:
+            raise SkycellError(
+                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
+                "can write to"
+            ) from None
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    elapsed = time.perf_counter() - tic
+    if not quiet:
+        for tab in (table9(result), table10(result)):
+            t = Table(title=escape(tab.title), show_header=True, header_style="bold")
+            for c in tab.columns:
+                t.add_column(escape(c), justify="right")
+            for row in tab.rows:
+                t.add_row(*map(escape, row), style="dim" if "paper 002" in row else None)
+            out.print(t)
+        for fs in result.frequencies:
+            if fs.ci_fit is not None:
+                out.print(
+                    f"{fs.frequency_ghz:g} GHz close-in fit: n = {fs.ci_fit.exponent:.2f}, "
+                    f"sigma = {fs.ci_fit.sigma_db:.1f} dB ({fs.ci_fit.count} users)"
+                )
+        for note in result.notes:
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    out.print(f"wrote {len(written)} files to {out_dir} in {elapsed:.1f} s")
 
 
 @app.command()

@@ -699,7 +699,7 @@ class SionnaEngine:
         rt, _, _ = import_rt()
         self._set_stations(tx, azimuth_deg, tilt_deg)
         self._set_users(rx)
-        p = rt.PathSolver()(
+        p = rt.PathSolver(deterministic=True)(
             self.scene,
             max_depth=self.max_depth,
             max_num_paths_per_src=self.samples,
