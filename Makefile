@@ -16,11 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# ... and every extra whose tests run in `make test` (rl: the DQN agent; rt: the ray tracer,
+# ... and every extra whose tests run in `make test` (rl: the DQN agent; mobility: SUMO; rt: the ray tracer,
 # which also needs the LLVM 16+ shared library on a CPU).
 $(FULL): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt]'
-	./scripts/ensure-llvm.sh
+	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt,mobility]'
+	./scripts/ensure-system-libs.sh
 	touch $(FULL)
 
 venv: $(STAMP)

@@ -82,11 +82,18 @@ class UserRecord(_Model):
 
 
 class TrajectoryRecord(_Model):
-    """The positions of one user over time."""
+    """The positions of one user over time, sampled every ``dt_s`` from t = 0.
+
+    ``kind``: ``user`` (a scenario user), ``pedestrian`` (random-waypoint walker or SUMO person)
+    or ``vehicle`` (SUMO); ``area``: the id of the area of interest whose spawn zone the user
+    walks in, if any.
+    """
 
     id: str
     dt_s: float = Field(default=1.0, gt=0)
     positions_m: list[tuple[float, float, float]]
+    kind: str = "user"
+    area: str | None = None
 
 
 class Deployment(_Model):

@@ -548,15 +548,23 @@ def deployment_city(deployment: Deployment) -> City:
     return City(bounds_m=bounds, buildings=buildings)
 
 
+def deployment_scenario(deployment: Deployment) -> Scenario:
+    """The scenario a deployment was planned with (radio, evaluation, AOIs, engine settings).
+
+    The deployment carries its resolved buildings (:func:`deployment_city`); the scenario's city
+    source (a generator, or a GeoJSON file that may not travel with the deployment) is replaced by
+    an empty building list, so it is not needed.
+    """
+    from skycell.scenario import scenario_from_dict
+
+    data = {**deployment.scenario, "city": {"buildings": []}}
+    return scenario_from_dict(data, source="deployment.scenario")
+
+
 def evaluate_deployment(deployment: Deployment, city: City) -> Metrics:
     """Recompute the metrics of a deployment with the radio and evaluation settings of its
     scenario (stations, powers, orientations and routes as stored, possibly edited by hand)."""
-    from skycell.scenario import scenario_from_dict
-
-    # The deployment carries its resolved buildings; the scenario's city source (a generator, or a
-    # GeoJSON file that may not travel with the deployment) is not needed to evaluate it.
-    data = {**deployment.scenario, "city": {"buildings": []}}
-    scenario = scenario_from_dict(data, source="deployment.scenario")
+    scenario = deployment_scenario(deployment)
     st = deployment.stations
     return evaluate_stations(
         scenario,
