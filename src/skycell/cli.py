@@ -543,6 +543,92 @@ def simulate(
     out.print(f"wrote {pq}, {png} and their CSV/deployment in {time.perf_counter() - tic:.1f} s")
 
 
+@app.command()
+def recover(
+    deployment: Annotated[Path, typer.Argument(help="A deployment.json written by skycell plan.")],
+    user: Annotated[str, typer.Option(help="Id of the critical user (it needs a trajectory).")],
+    station: Annotated[
+        str | None, typer.Option(help="Its serving station (default: the strongest on average).")
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="analytic or sionna (default: the scenario's engine.kind)."),
+    ] = None,
+    t_min: Annotated[float, typer.Option(min=0.0, help="Drop threshold T_min [W].")] = 1e-14,
+    c_min: Annotated[int, typer.Option(min=1, help="Confirmations c_min (samples).")] = 3,
+    s_p: Annotated[int, typer.Option(min=0, help="Spurious peaks tolerated, s_p.")] = 5,
+    samples: Annotated[
+        int | None,
+        typer.Option(min=1, help="Sionna: rays per station and step (default engine.samples)."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/recover"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Detect a critical user's coverage drops and fly its station to recover them (paper 000
+    §VII): drops below T_min (c_min confirmations, s_p spurious peaks), a recovery route by
+    gradient descent on eq. 22 that keeps c_b from every tall building, reaction / stationary /
+    return phases, and the user's power per step before and after. Writes OUT/recovery.json,
+    OUT/recovery.png (Fig. 12) and OUT/deployment.json (with metrics.recovery).
+    """
+    from skycell.deployment import Deployment
+    from skycell.twin.recovery import plot_recovery, run_recovery
+
+    tic = time.perf_counter()
+    try:
+        dep = Deployment.load(deployment)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SkycellError(f"--out {out_dir} exists and is not a folder; choose another path")
+        kwargs: dict[str, Any] = {
+            "station_id": station,
+            "engine": engine,
+            "t_min_w": t_min,
+            "c_min": c_min,
+            "s_p": s_p,
+            "samples": samples,
+        }
+        if quiet:
+            run = run_recovery(dep, user, **kwargs)
+        else:
+            with out.status("recovery …") as spinner:
+                run = run_recovery(
+                    dep, user, status=lambda text: spinner.update(escape(text)), **kwargs
+                )
+        try:
+            from skycell.fileio import atomic_write_text
+
+            atomic_write_text(out_dir / "recovery.json", json.dumps(run.to_dict(), indent=1))
+            png = plot_recovery(run, out_dir / "recovery.png")
+            run.deployment.save(out_dir / "deployment.json")
+        except OSError as exc:
+            raise SkycellError(
+                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
+                "can write to"
+            ) from None
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        rec = run.recovery
+        t = Table(
+            "drop", "t_s", "t_e", "T_d [steps]", "route [m]", "reached", "median gain",
+            "min power before [W]", "min power after [W]",
+            title=escape(f"{run.user_id} served by {run.station_id} ({run.engine} engine)"),
+            header_style="bold",
+        )  # fmt: skip
+        for i, (d, r, g) in enumerate(zip(rec.drops, rec.routes, run.drop_gain(), strict=True)):
+            span = slice(d.t_start, d.t_end + 1)
+            t.add_row(
+                str(i), str(d.t_start), str(d.t_end), str(d.duration_steps), f"{r.length_m:.0f}",
+                "yes" if r.reached else "no", f"{g:.3g}x",
+                f"{run.power_before_w[span].min():.3g}", f"{run.power_after_w[span].min():.3g}",
+            )  # fmt: skip
+        out.print(t)
+        if not rec.drops:
+            out.print(f"no drop below T_min = {run.t_min_w:g} W: nothing to recover")
+        for note in rec.notes:
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    out.print(f"wrote {out_dir / 'recovery.json'} and {png} in {time.perf_counter() - tic:.1f} s")
+
+
 @app.command("channel-study")
 def channel_study(
     scenario: Annotated[

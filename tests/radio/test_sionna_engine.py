@@ -118,3 +118,14 @@ def test_received_power_and_validation(open_city: City) -> None:
         SionnaEngine(open_city, frequency_hz=F, station_antenna="yagi")
     with pytest.raises(ValueError, match="concrete"):
         SionnaEngine(open_city, frequency_hz=F, material="cheese")
+
+
+def test_no_path_at_all_gives_the_floor(open_city: City) -> None:
+    # line of sight only (max_depth 0) and a building between: the solver finds no path at all
+    box = np.array([[40.0, -20.0], [60.0, -20.0], [60.0, 20.0], [40.0, 20.0]])
+    city = City(bounds_m=open_city.bounds_m, buildings=Buildings((box,), np.array([30.0])))
+    eng = SionnaEngine(city, frequency_hz=F, samples=2000, max_depth=0)
+    p = eng.paths(np.array([[0.0, 0.0, 10.0]]), np.array([[100.0, 0.0, 1.5]]))
+    assert p.gain.shape == (1, 1, 0)
+    g = eng.path_gain_db(np.array([[0.0, 0.0, 10.0]]), np.array([[100.0, 0.0, 1.5]]))
+    np.testing.assert_array_equal(g, [[PATH_GAIN_FLOOR_DB]])

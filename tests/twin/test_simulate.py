@@ -252,3 +252,19 @@ def test_simulation_on_the_ray_tracer(tmp_path: Path) -> None:
     assert np.isfinite(res.rx_power_dbm).all()
     # the strongest traced station serves every user, and the users near it hear it best
     assert (res.serving_power_dbm() >= res.rx_power_dbm.max(axis=1) - 1e-9).all()
+
+
+def test_recover_a_walker_of_the_default_scenario(tuned_default: Path) -> None:
+    from skycell.deployment import Deployment
+    from skycell.twin.recovery import run_recovery
+    from skycell.twin.simulate import run_simulation
+
+    sim = run_simulation(Deployment.load(tuned_default), steps=20, users_per_area=2, seed=1)
+    walker = next(t.id for t in sim.deployment.user_trajectories if t.kind == "pedestrian")
+    # 43 dBm over the downtown keeps a walker above T_min = 1e-14 W: nothing to recover ...
+    run = run_recovery(sim.deployment, walker)
+    assert run.recovery.drops == () and run.power_before_w.shape == (21,)
+    np.testing.assert_array_equal(run.power_after_w, run.power_before_w)
+    # ... while a stricter threshold finds drops and plans a manoeuvre for them
+    strict = run_recovery(sim.deployment, walker, t_min_w=float(run.power_before_w.max()) * 2)
+    assert len(strict.recovery.drops) == 1 and strict.recovery.drops[0].open_end

@@ -177,6 +177,53 @@ def _unit_and_norm(diff: FloatArray) -> tuple[FloatArray, FloatArray]:
     return diff / safe[..., None], norm
 
 
+def collision_penalty_and_grad(
+    positions_xy_m: FloatArray,
+    obstacle_bbox_m: FloatArray,
+    *,
+    kappa_b: float,
+    clearance_m: float,
+    scale: float = 1.0,
+) -> tuple[float, FloatArray]:
+    """Collision penalty P_b of paper 000 eqs. 6-7 and the gradient of ``scale * P_b``.
+
+    ``P_b = sum_i sum_b exp(kappa_b (c_b - d_ib))`` with ``d_ib`` the eq. 7 distance from station
+    i to the bounding box of building b (zero inside the box, where the gradient is zero too).
+    Shared by the placement loss (eq. 1, ``scale = eta``) and the recovery loss (eq. 22).
+
+    Args:
+        positions_xy_m: ``(N, 2)`` station positions p_i [m].
+        obstacle_bbox_m: ``(B, 4)`` boxes ``[x_min, y_min, x_max, y_max]`` of the buildings in
+            the penalty [m].
+        kappa_b: steepness kappa_b [1/m].
+        clearance_m: c_b [m].
+        scale: factor applied to the gradient (eta of eq. 1); the value is returned unscaled.
+
+    Returns:
+        The unscaled P_b and the ``(N, 2)`` gradient of ``scale * P_b`` [1/m].
+    """
+    p = positions_xy_m
+    grad = np.zeros_like(p)
+    box = obstacle_bbox_m
+    if not box.shape[0]:
+        return 0.0, grad
+    px = p[:, 0:1]
+    py = p[:, 1:2]
+    dx = np.maximum(np.maximum(box[None, :, 0] - px, px - box[None, :, 2]), 0.0)
+    dy = np.maximum(np.maximum(box[None, :, 1] - py, py - box[None, :, 3]), 0.0)
+    d = np.hypot(dx, dy)
+    barrier = np.exp(kappa_b * (clearance_m - d))
+    value = float(barrier.sum())
+    # dd/dpx = sign * dx / d with sign -1 left of the box, +1 right of it (zero inside).
+    sx = np.where(px < box[None, :, 0], -1.0, 1.0)
+    sy = np.where(py < box[None, :, 1], -1.0, 1.0)
+    inv = np.where(d > 0.0, 1.0 / np.where(d > 0.0, d, 1.0), 0.0)
+    w = -scale * kappa_b * barrier * inv
+    grad[:, 0] += np.sum(w * sx * dx, axis=1)
+    grad[:, 1] += np.sum(w * sy * dy, axis=1)
+    return value, grad
+
+
 def placement_loss_and_grad(
     positions_xy_m: FloatArray,
     problem: PlacementProblem,
@@ -231,23 +278,11 @@ def placement_loss_and_grad(
     grad += pr.beta * np.einsum("im,imk->ik", coef, u_pc)
 
     # P_b, eqs. 6-7: exponential barrier around the bounding boxes of tall buildings.
-    pb_value = 0.0
     box = problem.obstacle_bbox_m if obstacle_bbox_m is None else obstacle_bbox_m
-    if box.shape[0]:
-        px = p[:, 0:1]
-        py = p[:, 1:2]
-        dx = np.maximum(np.maximum(box[None, :, 0] - px, px - box[None, :, 2]), 0.0)
-        dy = np.maximum(np.maximum(box[None, :, 1] - py, py - box[None, :, 3]), 0.0)
-        d = np.hypot(dx, dy)
-        barrier = np.exp(pr.kappa_b * (pr.building_clearance_m - d))
-        pb_value = float(barrier.sum())
-        # dd/dpx = sign * dx / d with sign -1 left of the box, +1 right of it (zero inside).
-        sx = np.where(px < box[None, :, 0], -1.0, 1.0)
-        sy = np.where(py < box[None, :, 1], -1.0, 1.0)
-        inv = np.where(d > 0.0, 1.0 / np.where(d > 0.0, d, 1.0), 0.0)
-        w = -pr.eta * pr.kappa_b * barrier * inv
-        grad[:, 0] += np.sum(w * sx * dx, axis=1)
-        grad[:, 1] += np.sum(w * sy * dy, axis=1)
+    pb_value, pb_grad = collision_penalty_and_grad(
+        p, box, kappa_b=pr.kappa_b, clearance_m=pr.building_clearance_m, scale=pr.eta
+    )
+    grad += pb_grad
 
     total = -pr.alpha * k_value + pr.beta * pa_value + pr.gamma * pu_value + pr.eta * pb_value
     return LossTerms(k_value, pa_value, pu_value, pb_value, total), grad

@@ -717,6 +717,9 @@ class SionnaEngine:
             axis=(1, 3)
         )
         valid = np.asarray(p.valid, dtype=bool).reshape(u, n, -1)  # [U, N, P]
+        if valid.shape[-1] == 0:  # no path at all between any station and any user
+            z = np.zeros((n, u, 0))
+            return UserPaths(z, z, z, z, z.astype(bool), z.astype(bool))
         inter = np.asarray(p.interactions).reshape(-1, u, n, valid.shape[-1])
         los = valid & np.all(inter == 0, axis=0)  # InteractionType.NONE == 0
 
