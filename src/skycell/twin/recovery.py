@@ -103,15 +103,9 @@ def run_recovery(
     Raises:
         SkycellError: unknown user or station, a user without a trajectory, bad settings.
     """
-    from skycell.plan.pipeline import (
-        deployment_city,
-        deployment_scenario,
-        make_engine,
-        make_sionna_engine,
-    )
+    from skycell.plan.pipeline import deployment_city, deployment_scenario
     from skycell.plan.recover import recover_user
-    from skycell.scenario import ENGINE_KINDS
-    from skycell.twin.simulate import PowerEngine, UserTracks, simulate
+    from skycell.twin.simulate import UserTracks, channel_engine, simulate
 
     tracks = {t.id: t for t in deployment.user_trajectories}
     if user_id not in tracks:
@@ -125,23 +119,13 @@ def run_recovery(
         raise SkycellError(f"recover: user {user_id!r} has a single position; nothing to follow")
     scenario = deployment_scenario(deployment)
     city = deployment_city(deployment)
-    kind = engine if engine is not None else scenario.engine.kind
-    if kind not in ENGINE_KINDS:
-        raise SkycellError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINE_KINDS)}")
     steps = len(record.positions_m) - 1
     users = UserTracks.resample([record], steps=steps, dt_s=record.dt_s)
     st = deployment.stations
     ids = [s.id for s in st]
     if station_id is not None and station_id not in ids:
         raise SkycellError(f"recover: no station {station_id!r}; stations: {', '.join(ids)}")
-    if kind == "sionna":
-        if samples is not None:
-            scenario = scenario.model_copy(
-                update={"engine": scenario.engine.model_copy(update={"samples": int(samples)})}
-            )
-        channel: PowerEngine = make_sionna_engine(scenario, city)
-    else:
-        channel = make_engine(scenario, city)
+    kind, channel = channel_engine(scenario, city, engine, samples)
     power_dbm = [s.tx_power_dbm for s in st]
     azimuth = [s.azimuth_deg for s in st]
     tilt = [s.tilt_deg for s in st]

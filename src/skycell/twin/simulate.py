@@ -428,22 +428,14 @@ def run_simulation(
     Raises:
         SkycellError: bad arguments, no users, an unavailable engine or SUMO.
     """
-    from skycell.plan.pipeline import (
-        deployment_city,
-        deployment_scenario,
-        make_engine,
-        make_sionna_engine,
-    )
-    from skycell.scenario import ENGINE_KINDS
+    from skycell.plan.pipeline import deployment_city, deployment_scenario
     from skycell.twin.mobility import aoi_walkers
 
     if users_per_area < 0 or sumo_vehicles < 0 or sumo_pedestrians < 0:
         raise SkycellError("simulate: user counts must be >= 0")
     scenario = deployment_scenario(deployment)
     city = deployment_city(deployment)
-    kind = engine if engine is not None else scenario.engine.kind
-    if kind not in ENGINE_KINDS:
-        raise SkycellError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINE_KINDS)}")
+    kind, channel = channel_engine(scenario, city, engine, samples)
     records: list[TrajectoryRecord] = []
     if users_per_area > 0 and scenario.areas_of_interest:
         if status is not None:
@@ -487,16 +479,6 @@ def run_simulation(
             "tilt_deg": list(tuning["initial_tilt_deg"]),
         }
         runs = [("before tuning", before), ("after tuning", after)]
-    if kind == "sionna":
-        if samples is not None:
-            if samples < 1:
-                raise SkycellError(f"simulate: samples must be >= 1, got {samples}")
-            scenario = scenario.model_copy(
-                update={"engine": scenario.engine.model_copy(update={"samples": int(samples)})}
-            )
-        channel: PowerEngine = make_sionna_engine(scenario, city)
-    else:
-        channel = make_engine(scenario, city)
     results = []
     for label, settings in runs:
         if status is not None:
@@ -524,6 +506,32 @@ def run_simulation(
         update={"user_trajectories": [*deployment.user_trajectories, *added]}
     )
     return SimulationRun(results=results, deployment=out, engine=kind)
+
+
+def channel_engine(
+    scenario: Any, city: Any, engine: str | None, samples: int | None = None
+) -> tuple[str, PowerEngine]:
+    """The engine kind (``engine``, default the scenario's ``engine.kind``) and the channel
+    engine built from the scenario; ``samples`` overrides Sionna's rays per station.
+
+    Raises:
+        SkycellError: an unknown kind, samples < 1, or Sionna unavailable.
+    """
+    from skycell.plan.pipeline import make_engine, make_sionna_engine
+    from skycell.scenario import ENGINE_KINDS
+
+    kind = engine if engine is not None else scenario.engine.kind
+    if kind not in ENGINE_KINDS:
+        raise SkycellError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINE_KINDS)}")
+    if kind != "sionna":
+        return kind, make_engine(scenario, city)
+    if samples is not None:
+        if samples < 1:
+            raise SkycellError(f"samples must be >= 1, got {samples}")
+        scenario = scenario.model_copy(
+            update={"engine": scenario.engine.model_copy(update={"samples": int(samples)})}
+        )
+    return kind, make_sionna_engine(scenario, city)
 
 
 def _sumo_records(
