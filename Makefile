@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# ... and every extra whose tests run in `make test` (rl: the DQN agent; mobility: SUMO; rt: the ray tracer,
+# ... and every extra whose tests run in `make test` (rl: the DQN agent; mobility: SUMO; ns3: the network
+# simulator, whose bindings compile on install, about 3 min; rt: the ray tracer,
 # which also needs the LLVM 16+ shared library on a CPU).
 $(FULL): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt,mobility]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt,mobility,ns3]'
 	./scripts/ensure-system-libs.sh
 	touch $(FULL)
 
@@ -34,7 +35,7 @@ lint: $(FULL)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(FULL)
 	$(BIN)/python benchmarks/bench_placement.py --seeds 50 --workers 2

@@ -7,6 +7,7 @@ nothing is written to the output folder unless the whole job succeeded.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -39,6 +40,12 @@ err = Console(stderr=True)
 def _fail(exc: BaseException) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _out_error(out_dir: Path, exc: OSError) -> SkycellError:
+    return SkycellError(
+        f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you can write to"
+    )
 
 
 def _version(value: bool) -> None:
@@ -268,10 +275,7 @@ def plan(
                 atomic_write_text(out_dir / "tuning.md", tuning_markdown(tuned))
             path = dep.save(out_dir / "deployment.json")
         except OSError as exc:
-            raise SkycellError(
-                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
-                "can write to"
-            ) from None
+            raise _out_error(out_dir, exc) from None
     except SkycellError as exc:
         raise _fail(exc) from None
     elapsed = time.perf_counter() - tic
@@ -520,10 +524,7 @@ def simulate(
             png = plot_area_sir(run.results, out_dir / "sir_per_area.png")
             run.deployment.save(out_dir / "deployment.json")
         except OSError as exc:
-            raise SkycellError(
-                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
-                "can write to"
-            ) from None
+            raise _out_error(out_dir, exc) from None
     except SkycellError as exc:
         raise _fail(exc) from None
     if not quiet:
@@ -600,10 +601,7 @@ def recover(
             png = plot_recovery(run, out_dir / "recovery.png")
             run.deployment.save(out_dir / "deployment.json")
         except OSError as exc:
-            raise SkycellError(
-                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
-                "can write to"
-            ) from None
+            raise _out_error(out_dir, exc) from None
     except SkycellError as exc:
         raise _fail(exc) from None
     if not quiet:
@@ -627,6 +625,135 @@ def recover(
         for note in rec.notes:
             out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     out.print(f"wrote {out_dir / 'recovery.json'} and {png} in {time.perf_counter() - tic:.1f} s")
+
+
+@app.command()
+def validate(
+    deployment: Annotated[Path, typer.Argument(help="A deployment.json with users.")],
+    ns3: Annotated[
+        bool, typer.Option("--ns3", help="Simulate the network in ns-3 (extra ns3).")
+    ] = False,
+    runs: Annotated[
+        int | None, typer.Option(min=1, help="Seeded runs (default: network.runs, 30).")
+    ] = None,
+    sim_time: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Traffic time per run [s] (default: network.sim_time_s)."),
+    ] = None,
+    compare: Annotated[
+        list[Path] | None,
+        typer.Option(help="Another deployment.json of the same users to compare (repeatable)."),
+    ] = None,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            help="Also simulate a baseline: rooftop, offset-10m, fixed-altitude or fixed-users."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Runs at once (default: all cores).")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/validate"),
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Validate a deployment at the network level (papers 003 §VI and 004 §IV): one 802.11ac
+    BSS per station in ns-3, each user sending uplink UDP at its demand, ITU-R P.1411 LoS or
+    NLoS per link from the city's geometry, FlowMonitor throughput and delay over seeded runs.
+    Prints per-run and aggregate figures and, with --compare or --baseline, the gains at the
+    50th and 90th percentiles. Writes OUT/ns3.json, OUT/runs.csv, OUT/throughput-ccdf.png and
+    OUT/delay-cdf.png.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skycell.deployment import Deployment
+    from skycell.validate.ns3 import BASELINES, experiment_tables, run_experiment
+    from skycell.validate.ns3_bindings import ns3_available
+
+    tic = time.perf_counter()
+    try:
+        if not ns3:
+            raise SkycellError("choose what to validate with: --ns3 (the only validator so far)")
+        if baseline is not None and baseline not in BASELINES:
+            raise SkycellError(
+                f"unknown --baseline {baseline!r}; choose one of {', '.join(BASELINES)}"
+            )
+        ok, why = ns3_available()
+        if not ok:
+            raise SkycellError(why)
+        dep = Deployment.load(deployment)
+        others = [(p.stem if p.stem != "deployment" else p.parent.name or str(p),
+                   Deployment.load(p)) for p in (compare or [])]  # fmt: skip
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SkycellError(f"--out {out_dir} exists and is not a folder; choose another path")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _out_error(out_dir, exc) from None
+        if not os.access(out_dir, os.W_OK):
+            raise SkycellError(f"cannot write to --out {out_dir}; choose a folder you can write to")
+        kwargs: dict[str, Any] = {
+            "compare_with": others,
+            "baseline": baseline,
+            "runs": runs,
+            "sim_time_s": sim_time,
+            "workers": workers,
+        }
+        if quiet:
+            exp = run_experiment(dep, **kwargs)
+        else:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("run {task.completed:>3.0f}/{task.total:.0f}"),
+                TimeElapsedColumn(),
+                console=out,
+                transient=True,
+            ) as bar:
+                tasks: dict[str, Any] = {}
+
+                def on_run(label: str, done: int, total: int) -> None:
+                    if label not in tasks:
+                        tasks[label] = bar.add_task(f"ns-3 {label}", total=total)
+                    bar.update(tasks[label], completed=done)
+
+                def on_status(text: str) -> None:
+                    bar.console.print(escape(text), highlight=False)
+
+                exp = run_experiment(dep, progress=on_run, status=on_status, **kwargs)
+        try:
+            paths = exp.write(out_dir)
+        except OSError as exc:
+            raise _out_error(out_dir, exc) from None
+    except ImportError as exc:
+        raise _fail(SkycellError(str(exc))) from None
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        per_run = Table(
+            "run",
+            *(f"{escape(v.label)} {what}" for v in exp.validations
+              for what in ("Mbit/s", "delay ms")),
+            title="per run: aggregate throughput and mean delay",
+            header_style="bold",
+        )  # fmt: skip
+        for i, r in enumerate(exp.validations[0].runs):
+            cells = []
+            for v in exp.validations:
+                rr = v.runs[i]
+                cells += [
+                    f"{rr.aggregate_throughput_bps / 1e6:.1f}",
+                    f"{rr.mean_delay_s * 1e3:.2f}",
+                ]
+            per_run.add_row(str(r.run), *cells)
+        out.print(per_run)
+        for title, columns, rows in experiment_tables(exp):
+            t = Table(*(escape(c) for c in columns), title=escape(title), header_style="bold")
+            for row in rows:
+                t.add_row(*(escape(c) for c in row))
+            out.print(t)
+        for note in exp.notes:
+            out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    out.print(f"wrote {', '.join(paths)} in {time.perf_counter() - tic:.1f} s")
 
 
 @app.command("channel-study")
@@ -725,10 +852,7 @@ def channel_study(
         try:
             written = write_channel_study(result, out_dir)
         except OSError as exc:
-            raise SkycellError(
-                f"cannot write to --out {out_dir}: {exc.strerror or exc}; choose a folder you "
-                "can write to"
-            ) from None
+            raise _out_error(out_dir, exc) from None
     except SkycellError as exc:
         raise _fail(exc) from None
     elapsed = time.perf_counter() - tic

@@ -636,6 +636,22 @@ class EvaluationSettings(_Model):
     sinr_threshold_db: Num = Field(0.0, description="SINR [dB] above which a point is covered")
 
 
+class NetworkSettings(_Model):
+    """How ``skycell validate --ns3`` simulates a deployment's Wi-Fi network (papers 003 §VI-A
+    and 004 §IV: one IEEE 802.11ac BSS per station, uplink UDP CBR at each user's demand)."""
+
+    shared_channel: bool = Field(
+        False,
+        description="all stations on one Wi-Fi channel (they contend and interfere); false: "
+        "each on its own channel while distinct channels of the width last",
+    )
+    packet_size_bytes: Int = Field(
+        1400, ge=12, le=65_000, description="UDP payload per packet [bytes] (papers: 1400)"
+    )
+    runs: Int = Field(30, ge=1, description="seeded runs, ns-3 RngRun 1..runs (papers: 30)")
+    sim_time_s: Num = Field(10.0, gt=0, description="traffic duration of one run [s]")
+
+
 #: Channel engines by name.
 ENGINE_KINDS: tuple[str, ...] = ("analytic", "sionna")
 
@@ -713,6 +729,9 @@ class Scenario(_Model):
     )
     engine: EngineSettings = Field(
         default_factory=EngineSettings, description="channel engine for tuning"
+    )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings, description="ns-3 network validation settings"
     )
 
     @model_validator(mode="before")

@@ -549,9 +549,13 @@ def itu_r_p1411_nlos_over_rooftop_path_loss_db(
       other setting ``-4 + 1.5 (f/925 - 1)``; the Recommendation gives 0.7 to medium-sized cities
       and 1.5 to metropolitan centres. ``urban_large_city`` reproduces ns-3.
     - ``k_d = 18 - 15 Delta_h_b / h_r`` for ``h_b <= h_r`` follows the Recommendation; ns-3
-      divides by the height of whichever node it received first.
-    - A user at or above the rooftop height (``h_r - h_m <= 0``, where ns-3 yields NaN) gets
-      ``L_rts = -inf``, i.e. the free-space loss ``L_bf``.
+      divides by the height of whichever node it received first (``GetLoss(a, b)``:
+      ``kd = 18.0 - 15 * Dhb / a->GetPosition().z``), so where ``h_b <= h_r`` and ``d_s < l``
+      neither argument order agrees; ``GetLoss(station, user)`` is the closer. Everywhere else
+      ns-3 is symmetric in its two nodes.
+    - A user at or above the rooftop height (``h_r - h_m <= 0``) gets ``L_rts = -inf``, i.e. the
+      free-space loss ``L_bf``. ns-3 returns the same ``L_bf`` (its ``log10`` of ``Dhm <= 0`` is
+      -inf or NaN, and ``Lrts + Lmsd > 0`` is then false), not NaN.
 
     Validity: 800 MHz-38 GHz (2-16 GHz for the ``k_a`` branch), 20 m-5 km, h_b 4-55 m,
     h_m 1-3 m; evaluated unchanged outside it.
