@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -679,6 +681,26 @@ class MilpResult:
     dual_bound: float
 
 
+def _quiet_highs() -> Any:
+    """A silent ``highspy.Highs``. HiGHS 1.16 prints its banner on the C-level standard output
+    when the first instance of a process is made, before ``silent()`` can act; that would corrupt
+    ``skycell size --json``, so the construction runs with file descriptor 1 sent to /dev/null."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h: Any = highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    h.silent()
+    return h
+
+
 def solve_milp(
     cost: FloatArray,
     a_matrix: Any,
@@ -707,8 +729,7 @@ def solve_milp(
 
     a = sp.csc_matrix(a_matrix)
     n_col = int(cost.size)
-    h: Any = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.silent()
+    h = _quiet_highs()
     lp = highspy.HighsLp()
     lp.num_col_ = n_col
     lp.num_row_ = int(a.shape[0])
