@@ -619,8 +619,9 @@ def recover(
                 "yes" if r.reached else "no", f"{g:.3g}x",
                 f"{run.power_before_w[span].min():.3g}", f"{run.power_after_w[span].min():.3g}",
             )  # fmt: skip
-        out.print(t)
-        if not rec.drops:
+        if rec.drops:
+            out.print(t)
+        else:
             out.print(f"no drop below T_min = {run.t_min_w:g} W: nothing to recover")
         for note in rec.notes:
             out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

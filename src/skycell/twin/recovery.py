@@ -109,7 +109,10 @@ def run_recovery(
 
     tracks = {t.id: t for t in deployment.user_trajectories}
     if user_id not in tracks:
-        known = ", ".join(sorted(tracks)) or "none"
+        names = sorted(tracks)
+        known = ", ".join(names[:8]) or "none"
+        if len(names) > 8:
+            known += f", ... ({len(names)} in all)"
         raise SkycellError(
             f"recover: no user {user_id!r} with a trajectory in the deployment (users with "
             f"trajectories: {known}); give the user a trajectory_m in the scenario"

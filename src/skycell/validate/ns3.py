@@ -106,6 +106,8 @@ KT_290_W_PER_HZ: Final[float] = 1.3803e-23 * 290.0
 APP_START_S: Final[float] = 1.0
 APP_START_JITTER_S: Final[float] = 0.1
 DRAIN_S: Final[float] = 0.5
+#: Traffic time of the warm-up run :func:`validate_network` makes before forking [s].
+WARM_UP_S: Final[float] = 1e-3
 #: Baselines :func:`baseline_deployments` knows (papers 003 and 004).
 BASELINES: Final[tuple[str, ...]] = ("rooftop", "offset-10m", "fixed-altitude", "fixed-users")
 #: Percentiles at which :func:`compare` reports gains (paper 003).
@@ -389,6 +391,8 @@ def simulate_run(network: WifiNetwork, *, run: int, sim_time_s: float) -> RunRes
         raise ValueError(f"sim_time_s={sim_time_s} must be positive [s]")
     ns = load_ns3()
     t0 = time.perf_counter()
+    # Addresses are handed out by a process-wide generator that refuses duplicates: start afresh.
+    ns.Ipv4AddressGenerator.Reset()
     ns.RngSeedManager.SetSeed(1)
     ns.RngSeedManager.SetRun(int(run))
     n, u = network.station_xyz_m.shape[0], network.user_xyz_m.shape[0]
@@ -702,6 +706,9 @@ def validate_network(
         raise ValueError(f"workers={workers} must be at least 1")
     load_ns3()
     t0 = time.perf_counter()
+    # Warm-up: one run of a millisecond in this process makes cppyy compile every wrapper the
+    # runs need (several seconds), once, before the children inherit them through fork.
+    simulate_run(network, run=1, sim_time_s=WARM_UP_S)
     ctx = mp.get_context("fork")
     results: dict[int, RunResult] = {}
     with ctx.Pool(processes=min(workers, len(numbers)), maxtasksperchild=1) as pool:
