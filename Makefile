@@ -16,12 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# ... and every extra whose tests run in `make test` (rl: the DQN agent; mobility: SUMO; ns3: the network
+# ... and every extra whose tests run in `make test` (rl: the DQN agent; mobility: SUMO; cluster: Ray; ns3: the network
 # simulator, whose bindings compile on install, about 3 min; rt: the ray tracer,
-# which also needs the LLVM 16+ shared library on a CPU).
+# which also needs the LLVM 16+ shared library on a CPU; the report's browser test needs Debian's
+# chromium and chromium-driver).
 $(FULL): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt,mobility,ns3]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,rl,rt,mobility,ns3,cluster]'
 	./scripts/ensure-system-libs.sh
+	./scripts/ensure-chromium.sh
 	touch $(FULL)
 
 venv: $(STAMP)
@@ -43,6 +45,8 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/bench_paper004.py
 	$(BIN)/python benchmarks/bench_paper002.py --sweep
 	$(BIN)/python benchmarks/bench_paper003.py
+	$(BIN)/python benchmarks/bench_ns3.py --figures docs/images
+	$(BIN)/python benchmarks/bench_scale.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -45,7 +45,7 @@ def test_plan_and_evaluate_small_example(tmp_path: Path) -> None:
     assert dep["method"]["seed"] == 2
     png = (out / "plan.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in out.iterdir()) == ["deployment.json", "plan.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["deployment.json", "plan.png", "report.html"]
     ev = skycell("evaluate", str(out / "deployment.json"), "--json")
     assert ev.returncode == 0, ev.stderr
     metrics = json.loads(ev.stdout)

@@ -173,9 +173,13 @@ def plan(
             "or sionna (Sionna RT ray tracing, extra `rt`; traced once, then re-weighted)."
         ),
     ] = None,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", help="Do not write OUT/report.html.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
 ) -> None:
-    """Plan a deployment and evaluate it; writes OUT/deployment.json and OUT/plan.png.
+    """Plan a deployment and evaluate it; writes OUT/deployment.json, OUT/plan.png and the
+    interactive OUT/report.html (3D city, stations, routes, users, ground layers, metrics).
 
     With areas of interest: place the fleet over them and route it there (paper 000 §V-A). With
     users and demands: size the fleet and place it in 3D (papers 002, 003, 004, skycell's exact
@@ -273,6 +277,10 @@ def plan(
 
                 plot_association(tuned, city, out_dir / "association.png")
                 atomic_write_text(out_dir / "tuning.md", tuning_markdown(tuned))
+            if not no_report:
+                from skycell.report.html import write_report
+
+                write_report(dep, out_dir / "report.html", city=city, metrics=metrics_obj)
             path = dep.save(out_dir / "deployment.json")
         except OSError as exc:
             raise _out_error(out_dir, exc) from None
@@ -314,7 +322,8 @@ def plan(
         out.print(_metrics_table(dep.metrics, "deployment metrics (analytic engine)"))
         for note in dep.notes:
             out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    out.print(f"wrote {path} and {png} in {elapsed:.1f} s")
+    extra = "" if no_report else f", {out_dir / 'report.html'}"
+    out.print(f"wrote {path}, {png}{extra} in {elapsed:.1f} s")
 
 
 @app.command()
@@ -755,6 +764,266 @@ def validate(
         for note in exp.notes:
             out.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     out.print(f"wrote {', '.join(paths)} in {time.perf_counter() - tic:.1f} s")
+
+
+@app.command("sweep")
+def sweep_command(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep file (YAML or JSON).")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Sweep folder (default out/sweeps/<sweep name>)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Local worker processes (default: all cores).")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (processes on this machine) or ray (a Ray cluster).")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="Ray cluster: auto (the one `ray start` runs here), HOST:PORT of its head, or "
+            "local (a private one-machine Ray)."
+        ),
+    ] = None,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="Run again the runs stored as errors.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and expand the sweep; run nothing.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Run a sweep: scenarios x parameter grid x methods x seeds, each run identified by a
+    content hash and stored as OUT/runs/<hash>.parquet as soon as it finishes. Rerunning the
+    same command skips the finished runs (an interrupted sweep resumes); then the sweep file's
+    summary queries are written to OUT/summary/ (CSV, Markdown, PNG).
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from skycell.sweep import SweepStore, default_out_dir, load_sweep, run_sweep, write_summaries
+
+    tic = time.perf_counter()
+    try:
+        sw = load_sweep(sweep_file)
+        folder = out_dir if out_dir is not None else default_out_dir(sw)
+        if folder.exists() and not folder.is_dir():
+            raise SkycellError(f"--out {folder} exists and is not a folder; choose another path")
+        done = SweepStore(folder).finished() & {r.run_id for r in sw.runs}
+        where = (
+            f"{executor}"
+            + (f" ({workers or os.cpu_count()} workers)" if executor == "local" else "")
+            + (f" at {address or 'auto'}" if executor == "ray" else "")
+        )
+        if not quiet or dry_run:
+            out.print(
+                f"[bold]skycell sweep[/] {escape(sw.name)}: {len(sw.runs)} runs "
+                f"({sw.scenario_count} scenario(s) x {sw.grid_points} grid point(s) x "
+                f"{len(sw.methods)} method(s) x {len(sw.seeds)} seed(s)); {len(done)} already "
+                f"finished in {folder}" + ("" if dry_run else f"; running on {where}"),
+                highlight=False,
+            )
+        if dry_run:
+            return
+        if quiet:
+            outcome = run_sweep(
+                sw,
+                folder,
+                executor=executor,
+                workers=workers,
+                address=address,
+                retry_errors=retry_errors,
+            )
+        else:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("errors {task.fields[errors]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=out,
+                transient=False,
+            ) as bar:
+                task = bar.add_task("runs", total=None, errors=0)
+                errors = 0
+
+                def on_start(to_run: int, skipped: int) -> None:
+                    bar.update(task, total=to_run)
+                    bar.console.print(
+                        f"{skipped} finished run(s) skipped, {to_run} to run", highlight=False
+                    )
+
+                def on_progress(done_n: int, total: int, row: dict[str, Any]) -> None:
+                    nonlocal errors
+                    errors += row["status"] != "ok"
+                    bar.update(task, completed=done_n, errors=errors)
+
+                outcome = run_sweep(
+                    sw,
+                    folder,
+                    executor=executor,
+                    workers=workers,
+                    address=address,
+                    retry_errors=retry_errors,
+                    progress=on_progress,
+                    on_start=on_start,
+                )
+        summaries = write_summaries(folder, sw.summaries)
+    except KeyboardInterrupt:
+        err.print("interrupted: every finished run is saved; run the same command again to resume")
+        raise typer.Exit(code=130) from None
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        for s in summaries:
+            t = Table(*(escape(c) for c in s.result.columns), title=escape(s.title),
+                      header_style="bold")  # fmt: skip
+            for row in s.result.rows[:50]:
+                from skycell.sweep.query import format_value
+
+                t.add_row(*(escape(format_value(v)) for v in row))
+            out.print(t)
+    if outcome.failed:
+        err.print(
+            f"[yellow]{len(outcome.failed)} run(s) failed[/]; see skycell results {folder} "
+            "--query \"SELECT run_id, scenario, seed, error FROM runs WHERE status <> 'ok'\"",
+            highlight=False,
+        )
+    out.print(
+        f"{len(outcome.executed)} run(s) in {time.perf_counter() - tic:.1f} s, "
+        f"{outcome.skipped} skipped; results in {folder / 'runs'}"
+        + (f", summaries in {folder / 'summary'}" if summaries else ""),
+        highlight=False,
+    )
+
+
+@app.command()
+def results(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep folder written by skycell sweep.")],
+    query: Annotated[
+        str | None,
+        typer.Option(
+            help="SQL (DuckDB) over the tables runs, manifest and pending, e.g. "
+            '"SELECT n_aoi, avg(aoi_satisfaction) FROM runs GROUP BY 1".'
+        ),
+    ] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Rewrite the sweep's summaries (OUT/summary).")
+    ] = False,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write the query's result to this CSV file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="Rows printed at most.")] = 100,
+) -> None:
+    """Query a sweep's results with SQL, or show its progress (planned, finished, errors)."""
+    from skycell.sweep import query as run_query
+    from skycell.sweep import write_summaries
+    from skycell.sweep.query import format_value
+
+    try:
+        if query is None:
+            query = (
+                "SELECT m.scenario, m.method_label AS method, count(*) AS planned, "
+                "count(r.run_id) AS finished, count(*) FILTER (WHERE r.status = 'ok') AS ok, "
+                "count(*) FILTER (WHERE r.status = 'error') AS errors, "
+                "round(avg(r.wall_s), 3) AS mean_wall_s FROM manifest m LEFT JOIN runs r "
+                "USING (run_id) GROUP BY ALL ORDER BY ALL"
+            )
+        res = run_query(sweep_dir, query)
+        if csv_path is not None:
+            from skycell.fileio import atomic_write_text
+
+            try:
+                atomic_write_text(csv_path, res.to_csv())
+            except OSError as exc:
+                raise SkycellError(f"cannot write --csv {csv_path}: {exc.strerror}") from None
+        written = write_summaries(sweep_dir) if summary else []
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        rows = [dict(zip(res.columns, r, strict=True)) for r in res.rows]
+        sys.stdout.write(json.dumps(rows, indent=1, default=str) + "\n")
+        return
+    t = Table(*(escape(c) for c in res.columns), header_style="bold")
+    for r in res.rows[:limit]:
+        t.add_row(*(escape(format_value(v)) for v in r))
+    out.print(t)
+    if len(res.rows) > limit:
+        out.print(f"({len(res.rows) - limit} more rows; --limit or --csv to see them)")
+    for s in written:
+        out.print(f"wrote {', '.join(str(p) for p in s.paths)}", highlight=False)
+
+
+@app.command()
+def report(
+    deployment: Annotated[Path, typer.Argument(help="A deployment.json written by skycell.")],
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file (default: report.html next to the deployment)."),
+    ] = None,
+    simulation: Annotated[
+        Path | None,
+        typer.Option(help="sir_per_area.csv of skycell simulate (default: found next to it)."),
+    ] = None,
+    ns3: Annotated[
+        Path | None,
+        typer.Option("--ns3", help="ns3.json of skycell validate (default: found next to it)."),
+    ] = None,
+    screenshot: Annotated[
+        Path | None,
+        typer.Option(help="Also render it in headless Chromium and save a PNG screenshot."),
+    ] = None,
+) -> None:
+    """Write the interactive report of a deployment: one self-contained HTML file (works
+    offline) with the city in 3D, the stations, routes, areas of interest and users, a ground
+    layer (path gain, SINR, serving station) and the metrics, tuning, simulation and ns-3
+    results.
+    """
+    from skycell.deployment import Deployment
+    from skycell.report.html import ReportInputs, find_attachments, write_report
+
+    tic = time.perf_counter()
+    try:
+        dep = Deployment.load(deployment)
+        found = find_attachments(deployment)
+        for given, what in ((simulation, "--simulation"), (ns3, "--ns3")):
+            if given is not None and not given.is_file():
+                raise SkycellError(f"{what} {given}: file not found")
+        inputs = ReportInputs(
+            simulation_csv=simulation or found.simulation_csv, ns3_json=ns3 or found.ns3_json
+        )
+        target = out_path if out_path is not None else deployment.parent / "report.html"
+        with out.status("building the report …"):
+            try:
+                path = write_report(dep, target, inputs=inputs)
+            except OSError as exc:
+                raise SkycellError(f"cannot write --out {target}: {exc.strerror or exc}") from None
+        if screenshot is not None:
+            from skycell.report.browser import render_report
+
+            with out.status("rendering in headless Chromium …"):
+                check = render_report(path, screenshot=screenshot)
+            for e in check.console_errors:
+                err.print(f"[yellow]browser console:[/] {escape(e)}", highlight=False)
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    size_mb = path.stat().st_size / 1e6
+    out.print(
+        f"wrote {path} ({size_mb:.1f} MB)"
+        + (f" and {screenshot}" if screenshot is not None else "")
+        + f" in {time.perf_counter() - tic:.1f} s",
+        highlight=False,
+    )
 
 
 @app.command("channel-study")

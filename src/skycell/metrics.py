@@ -181,6 +181,10 @@ class Metrics:
     sinr_map: tuple[FloatArray, tuple[float, float, float, float]] | None = field(
         default=None, repr=False, compare=False
     )
+    #: ``(ny, nx)`` ground layers on the same grid as ``sinr_map`` (NaN inside buildings):
+    #: ``path_gain_db`` of the serving station (antennas included) and ``serving_station``
+    #: (its index); kept for the interactive report, not serialised.
+    ground_maps: dict[str, FloatArray] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict (non-finite floats become None)."""
@@ -192,7 +196,15 @@ class Metrics:
                 return [clean(x) for x in v]
             return v
 
-        return {f.name: clean(getattr(self, f.name)) for f in fields(self) if f.name != "sinr_map"}
+        skip = ("sinr_map", "ground_maps")
+        return {f.name: clean(getattr(self, f.name)) for f in fields(self) if f.name not in skip}
+
+
+def gain_db_serving(
+    rx_dbm: FloatArray, tx_power_dbm: FloatArray, serving: NDArray[np.int64], cols: NDArray[Any]
+) -> FloatArray:
+    """Path gain [dB] of each cell's serving station: ``rx[s, c] - P_tx[s]``."""
+    return np.asarray(rx_dbm[serving, cols] - tx_power_dbm[serving], dtype=np.float64)
 
 
 def evaluate(
@@ -283,10 +295,20 @@ def evaluate(
 
     full = np.full(shape[0] * shape[1], np.nan)
     full[outdoor] = sinr_db
+    cols = np.arange(cells.shape[0])
+    layers = {}
+    for name, values in (
+        ("path_gain_db", gain_db_serving(rx_dbm, power, link.serving, cols)),
+        ("serving_station", link.serving.astype(np.float64)),
+    ):
+        grid = np.full(shape[0] * shape[1], np.nan)
+        grid[outdoor] = values
+        layers[name] = grid.reshape(shape)
     x_min, y_min, _, _ = city.bounds_m
     extent = (x_min, x_min + shape[1] * cell_m, y_min, y_min + shape[0] * cell_m)
     return Metrics(
         sinr_map=(full.reshape(shape), extent),
+        ground_maps=layers,
         aoi_satisfaction=float(served.mean()) if served.size else 1.0,
         aoi_served=[bool(s) for s in served],
         coverage_fraction=float(np.mean(sinr_db >= sinr_threshold_db)),

@@ -184,9 +184,13 @@ def antenna_gain_dbi(
             other than 3.
     """
     check_antenna_pattern(pattern)
+    if pattern == "isotropic":  # 0 dBi everywhere: no need for the local angles
+        shape = np.shape(direction_xyz)
+        if shape[-1:] != (3,):
+            raise ValueError(f"direction_xyz must have shape (..., 3), got {shape}")
+        out = np.broadcast_shapes(shape[:-1], np.shape(azimuth_deg), np.shape(tilt_deg))
+        return np.zeros(out, dtype=np.float64)
     zenith, azimuth = local_angles_deg(direction_xyz, azimuth_deg=azimuth_deg, tilt_deg=tilt_deg)
-    if pattern == "isotropic":
-        return isotropic_gain_dbi(zenith, azimuth)
     if pattern == "dipole":
         return dipole_gain_dbi(zenith, azimuth)
     if pattern == "tr38901":

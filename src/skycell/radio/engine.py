@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
+#: Station-user pairs per block of :meth:`AnalyticEngine.path_gain_db`: bounds the ``(N, U, 3)``
+#: temporaries (about 250 MB at 2 million pairs) for city-scale user counts.
+CHUNK_PAIRS: Final[int] = 2_000_000
+
 #: Shortest link distance the models are evaluated at [m]; closer pairs are clamped to it so that
 #: a user at a station's position gets a finite loss instead of ``-inf``.
 MIN_DISTANCE_M: Final[float] = 1.0
@@ -178,6 +182,28 @@ class AnalyticEngine:
         n, u = tx.shape[0], rx.shape[0]
         az = _per_station(azimuth_deg, n, "azimuth_deg", 0.0)
         tilt = _per_station(tilt_deg, n, "tilt_deg", 90.0)
+        los_all = None if los is None else np.broadcast_to(np.asarray(los, dtype=bool), (n, u))
+        step = max(1, CHUNK_PAIRS // max(n, 1))
+        if u <= step:
+            return self._path_gain_block(tx, rx, az, tilt, los_all)
+        # Chunked over users: the (N, U, 3) temporaries stay bounded (city-scale user counts).
+        out = np.empty((n, u), dtype=np.float64)
+        for lo in range(0, u, step):
+            hi = min(lo + step, u)
+            block = None if los_all is None else los_all[:, lo:hi]
+            out[:, lo:hi] = self._path_gain_block(tx, rx[lo:hi], az, tilt, block)
+        return out
+
+    def _path_gain_block(
+        self,
+        tx: FloatArray,
+        rx: FloatArray,
+        az: FloatArray,
+        tilt: FloatArray,
+        los: BoolArray | None,
+    ) -> FloatArray:
+        """:meth:`path_gain_db` for one block of users (arguments already checked)."""
+        n, u = tx.shape[0], rx.shape[0]
         if self.pathloss_model == "al_hourani_mean":
             # paper 004: a mean over the LoS probability, no geometric LoS decision needed
             los_nu = np.ones((n, u), dtype=bool)
