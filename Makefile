@@ -47,6 +47,7 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/bench_paper003.py
 	$(BIN)/python benchmarks/bench_ns3.py --figures docs/images
 	$(BIN)/python benchmarks/bench_scale.py
+	$(BIN)/python benchmarks/bench_flight.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1026,6 +1026,110 @@ def report(
     )
 
 
+@app.command()
+def fly(
+    deployment: Annotated[Path, typer.Argument(help="A deployment.json written by skycell plan.")],
+    controller: Annotated[
+        str,
+        typer.Option(
+            help="synthesized (BDD safe controller) or pid-aco, pid-abc, pid-gwo, pid-aco-abc, "
+            "pid-aco-gwo, pid-abc-gwo (PID tuned by that metaheuristic)."
+        ),
+    ] = "synthesized",
+    tune_iterations: Annotated[
+        int, typer.Option(min=1, help="PID tuning iterations per loop (paper 002: 100).")
+    ] = 100,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the synthesised tables (default ~/.cache/skycell)."),
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/fly"),
+    seed: Annotated[int, typer.Option(min=0, help="Seed (launch points, PID tuning).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
+) -> None:
+    """Fly every station to its point through a controller on the nonlinear quadcopter model
+    (paper 002 §2.1, §3.3, Table 5): arrival times, closest approach to buildings and to other
+    stations, and each route's energy against the fleet's battery (hover for
+    fleet.mission_time_s and return). Writes OUT/deployment.json (flown, time-stamped routes;
+    metrics.flight), OUT/flight.json and OUT/flight.png.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skycell.deployment import Deployment
+    from skycell.fileio import atomic_write_text
+    from skycell.flight.cascade import default_cache_dir
+    from skycell.flight.fly import FlightOptions, fly_deployment, plot_flight
+
+    tic = time.perf_counter()
+    try:
+        dep = Deployment.load(deployment)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise SkycellError(f"--out {out_dir} exists and is not a folder; choose another path")
+        options = FlightOptions(
+            controller=controller,
+            seed=seed,
+            tune_iterations=tune_iterations,
+            cache_dir=cache if cache is not None else default_cache_dir(),
+        )
+        if quiet:
+            run = fly_deployment(dep, options)
+        else:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f} %"),
+                TimeElapsedColumn(),
+                console=out,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("flying", total=1.0, visible=False)
+
+                def on_status(text: str) -> None:
+                    bar.console.print(escape(text), highlight=False)
+
+                def on_progress(step: int, steps: int) -> None:
+                    bar.update(task, total=steps, completed=step, visible=True)
+
+                run = fly_deployment(dep, options, progress=on_progress, status=on_status)
+        try:
+            atomic_write_text(out_dir / "flight.json", json.dumps(run.report, indent=1))
+            png = plot_flight(run, out_dir / "flight.png")
+            run.deployment.save(out_dir / "deployment.json")
+        except OSError as exc:
+            raise _out_error(out_dir, exc) from None
+    except SkycellError as exc:
+        raise _fail(exc) from None
+    if not quiet:
+        t = Table(
+            "station", "path [m]", "delay [s]", "arrival [s]", "closest building [m]",
+            "closest station [m]", "energy [Wh]", "battery",
+            title=escape(
+                f"{run.report['controller']}: c_b {run.report['building_clearance_m']:g} m, "
+                f"separation {run.report['flight_separation_m']:g} m, tube "
+                f"{run.report['tube_horizontal_m']:.2f} m"
+            ),
+            header_style="bold",
+        )  # fmt: skip
+        for s in run.report["stations"]:
+            e = s["energy"]
+            sep = s["min_station_distance_m"]
+            t.add_row(
+                s["id"], f"{s['path_length_m']:.0f}", f"{s['departure_delay_s']:.0f}",
+                "—" if s["arrival_s"] is None else f"{s['arrival_s']:.1f}",
+                f"{s['min_building_clearance_3d_m']:.1f}",
+                "—" if sep is None else f"{sep:.0f}",
+                f"{e['total_wh']:.0f} / {e['usable_wh']:.0f}",
+                "ok" if e["feasible"] else "[red]short[/]",
+            )  # fmt: skip
+        out.print(t)
+        for w in run.warnings:
+            out.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    out.print(
+        f"wrote {out_dir / 'deployment.json'}, {out_dir / 'flight.json'} and {png} in "
+        f"{time.perf_counter() - tic:.1f} s"
+    )
+
+
 @app.command("channel-study")
 def channel_study(
     scenario: Annotated[

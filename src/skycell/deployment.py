@@ -51,6 +51,9 @@ class StationRecord(_Model):
     tilt_deg: float = 90.0
     tx_power_dbm: float
     route_m: list[tuple[float, float, float]] = Field(default_factory=list)
+    #: Time stamp of each ``route_m`` point [s from the fleet's departure] once the route has
+    #: been flown (``skycell fly``); empty for a planned route.
+    route_t_s: list[float] = Field(default_factory=list)
 
 
 class AreaRecord(_Model):

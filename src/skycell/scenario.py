@@ -378,6 +378,21 @@ class Fleet(_Model):
         description="spectrum of one UAV shared by its users (paper 004 eq. 5c; null: one "
         "channel of radio.channel_width_mhz, airtime-shared)",
     )
+    battery_capacity_wh: Num = Field(
+        548.0, gt=0, description="battery energy of one UAV [Wh] (skycell fly; 2 x 274 Wh)"
+    )
+    battery_reserve_fraction: NonNeg = Field(
+        0.2, lt=1, description="share of the battery kept in reserve at landing (skycell fly)"
+    )
+    mission_time_s: NonNeg = Field(
+        900.0, description="time each UAV hovers at its point before returning [s] (skycell fly)"
+    )
+    cruise_speed_m_s: Num = Field(
+        10.0, gt=0, description="cruise speed of the flight references [m/s] (skycell fly)"
+    )
+    flight_separation_m: NonNeg = Field(
+        20.0, description="minimum distance between two UAVs in flight [m] (skycell fly)"
+    )
 
 
 class Radio(_Model):
