@@ -156,7 +156,8 @@ def plan(
         str | None,
         typer.Option(
             help="Placement method (default: the scenario's placement.method): gradient, exact, "
-            "emtad, fixed-altitude, fixed-users, demand, los-search, rltopa, rooftop."
+            "emtad, fixed-altitude, fixed-users, demand, los-search, rltopa, rooftop; one "
+            "multi-antenna UAV (paper 001): gradient-sumrate, exhaustive, ddpg, dqn, fixed-dft."
         ),
     ] = None,
     tune: Annotated[
@@ -304,6 +305,20 @@ def plan(
                 f"{m['name']}: {len(dep.stations)} station(s) in {m.get('wall_time_s', 0):.2f} s"
                 + proof
                 + ("" if bound is None else f" (lower bound {bound:g})")
+            )
+        if "sum_rate_bps_hz" in m:
+            zf = m.get("zf_sum_rate_bps_hz")
+            precoder = (
+                "zero-forcing"
+                if zf is None
+                else f"DFT-codebook (zero-forcing at the same position: {zf:.2f} bit/s/Hz)"
+            )
+            out.print(
+                f"{precoder} sum rate (paper 001 eq. 5) {m['sum_rate_bps_hz']:.2f} bit/s/Hz "
+                f"averaged over ranks, {m['best_rank_sum_rate_bps_hz']:.2f} at the best rank "
+                f"{m['best_rank']:.0f}; mean SINR {m['mean_sinr_db']:.1f} dB, mean received "
+                f"power {m['mean_rx_power_dbm']:.1f} dBm ({m['engine']} channels, "
+                f"{m['array_elements']} antennas)"
             )
         out.print(_stations_table(dep))
         if tuned is not None:

@@ -83,6 +83,11 @@ PLACEMENT_METHODS: tuple[str, ...] = (
     "fixed-altitude",  # paper 004 baseline
     "fixed-users",  # paper 004 baseline: k-means, N_max users per UAV
     "demand",  # paper 002 §3.2, §3.4: ceil(D / C), proportional allocation, cost-map scan
+    "gradient-sumrate",  # paper 001 + skycell: ascent on the differentiable ZF sum rate
+    "exhaustive",  # paper 001 reference: every grid position, top 1/10/30 %
+    "ddpg",  # paper 001: DDPG agent (stable-baselines3), one multi-antenna UAV
+    "dqn",  # paper 001 Fig. 10: DQN agent on discretised moves
+    "fixed-dft",  # paper 001 Fig. 10 "non-twin": fixed position, DFT codebook
 )
 
 #: Radio standards: ``nr`` (cellular, Shannon / attenuated-Shannon rates) or ``wifi-80211ac``
@@ -720,6 +725,115 @@ class EngineSettings(_Model):
         return value
 
 
+class DdpgSettings(_Model):
+    """Paper 001's DDPG agent (§2.4, §3, Table 5; stable-baselines3). Its Table 4 is lost: the
+    hidden width and the noise scale are skycell's choices (:mod:`skycell.plan.place_sumrate_rl`).
+    """
+
+    episodes: Int = Field(5000, ge=1, description="training episodes (paper 001: 5000)")
+    steps_per_episode: Int = Field(
+        1, ge=1, description="positions chosen per episode (1: one value per episode, Fig. 6)"
+    )
+    learning_rate: Num = Field(0.005, gt=0, description="actor and critic learning rate")
+    gamma: Num = Field(0.9, ge=0, le=1, description="discount factor")
+    tau: Num = Field(0.005, gt=0, le=1, description="target soft-update factor (eq. 12)")
+    buffer_size: Int = Field(100_000, ge=1, description="replay buffer capacity")
+    batch_size: Int = Field(8, ge=1, description="mini-batch size N_mb")
+    hidden_units: Int = Field(64, ge=1, description="width of the two ReLU layers of both nets")
+    learning_starts: Int = Field(100, ge=0, description="random steps before learning starts")
+    noise: Text = Field("ou", description="exploration noise: ou (Ornstein-Uhlenbeck) or gaussian")
+    noise_sigma: NonNeg = Field(
+        0.15, description="standard deviation of the noise on the [-1, 1] actions (both kinds)"
+    )
+    ou_theta: NonNeg = Field(0.15, description="OU mean-reversion rate theta")
+    ou_dt: Num = Field(1.0, gt=0, description="OU time step dt (correlation ~1/(theta dt) steps)")
+    checkpoint_every: Int = Field(
+        25, ge=1, description="episodes between evaluations of the policy; the best is the result"
+    )
+    seed_offset: Int = Field(0, description="added to the run seed for the agent")
+
+    @field_validator("noise")
+    @classmethod
+    def _noise(cls, value: str) -> str:
+        return _check_name(value, ("ou", "gaussian"), "exploration noise")
+
+
+class SumRateDqnSettings(_Model):
+    """The DQN of paper 001 Fig. 10 on discretised moves (its Table 6 is lost; skycell's
+    values)."""
+
+    episodes: Int = Field(400, ge=1, description="training episodes")
+    steps_per_episode: Int = Field(40, ge=1, description="grid moves per episode")
+    learning_rate: Num = Field(1e-3, gt=0, description="Adam learning rate")
+    gamma: Num = Field(0.9, ge=0, le=1, description="discount factor")
+    buffer_size: Int = Field(100_000, ge=1, description="replay buffer capacity")
+    batch_size: Int = Field(32, ge=1, description="replay batch size")
+    hidden_units: Int = Field(64, ge=1, description="width of the two ReLU layers")
+    learning_starts: Int = Field(200, ge=0, description="random steps before learning starts")
+    train_freq: Int = Field(4, ge=1, description="steps between gradient updates")
+    target_update_interval: Int = Field(500, ge=1, description="steps between target updates")
+    exploration_fraction: Num = Field(
+        0.5, gt=0, le=1, description="share of training over which epsilon falls from 1"
+    )
+    exploration_final_eps: Num = Field(0.05, ge=0, le=1, description="final epsilon")
+    seed_offset: Int = Field(0, description="added to the run seed for the agent")
+
+
+class GradientSumRateSettings(_Model):
+    """Multi-start gradient ascent on the differentiable sum rate (skycell; penalty of paper
+    000 eq. 6)."""
+
+    starts: Int = Field(12, ge=1, description="starting positions (scrambled Sobol, seeded)")
+    iterations: Int = Field(120, ge=1, description="Adam steps per start")
+    learning_rate_m: Num = Field(2.0, gt=0, description="Adam step scale [m]")
+    patience: Int = Field(30, ge=1, description="steps without improvement before a start stops")
+    penalty_weight: NonNeg = Field(1.0, description="weight eta of the building penalty")
+    kappa_b: Num = Field(0.5, gt=0, description="steepness kappa_b of the penalty [1/m]")
+    trust_radius_m: Num = Field(
+        8.0, gt=0, description="Sionna: distance from the traced anchor before re-tracing [m]"
+    )
+    refine_starts: Int = Field(
+        4,
+        ge=0,
+        description="Sionna: best analytic-twin results refined on traced paths (0: trace "
+        "every start from the beginning)",
+    )
+
+
+class SumRateSettings(_Model):
+    """Multi-antenna station, rank-adaptive zero forcing and paper 001's positioning agents.
+
+    Used by ``gradient-sumrate``, ``exhaustive``, ``ddpg``, ``dqn`` and ``fixed-dft``: the
+    station's planar array (paper 001: M_T elements), the transmission ranks of eq. 5, the grid
+    of candidate positions (the positioning volume is ``fleet.positioning_area`` and
+    ``fleet.min_altitude_m..max_altitude_m``), the non-twin baseline and the agents. The channel
+    is ``engine.kind``'s: analytic paths, or Sionna RT paths (extra ``rt``).
+    """
+
+    array_rows: Int = Field(4, ge=1, le=64, description="UPA rows")
+    array_cols: Int = Field(4, ge=1, le=64, description="UPA columns (M_T = rows x cols)")
+    array_spacing_wavelengths: Num = Field(0.5, gt=0, description="element spacing [wavelengths]")
+    max_rank: Int | None = Field(
+        None, ge=1, description="highest transmission rank N_R (null: min(M_T, users))"
+    )
+    grid_step_m: Num = Field(5.0, gt=0, description="x-y step of the candidate grid [m]")
+    altitude_step_m: Num = Field(10.0, gt=0, description="z step of the candidate grid [m]")
+    dft_oversampling: Int = Field(2, ge=1, le=8, description="DFT codebook oversampling")
+    fixed_positions_m: tuple[Point3, ...] = Field(
+        ((0.0, 0.0, 50.0),),
+        min_length=1,
+        description="non-twin positions [[x, y, z], ...] [m]; fixed-dft flies to the first",
+    )
+    max_cached_channels: Int = Field(
+        4096, ge=1, description="channels kept in memory (positions); metrics are always kept"
+    )
+    ddpg: DdpgSettings = Field(default_factory=DdpgSettings, description="DDPG settings")
+    dqn: SumRateDqnSettings = Field(default_factory=SumRateDqnSettings, description="DQN settings")
+    gradient: GradientSumRateSettings = Field(
+        default_factory=GradientSumRateSettings, description="gradient ascent settings"
+    )
+
+
 class Scenario(_Model):
     """One planning problem. Only ``area``, ``city``, ``areas_of_interest`` and ``fleet.stations``
     are required; every other field has paper 000's default."""
@@ -747,6 +861,10 @@ class Scenario(_Model):
     )
     network: NetworkSettings = Field(
         default_factory=NetworkSettings, description="ns-3 network validation settings"
+    )
+    sumrate: SumRateSettings = Field(
+        default_factory=SumRateSettings,
+        description="multi-antenna sum-rate positioning (paper 001)",
     )
 
     @model_validator(mode="before")

@@ -74,6 +74,36 @@ USER_METHODS: dict[str, MethodInfo] = {
         "baseline: access point on the central roof",
         "003",
     ),
+    "gradient-sumrate": MethodInfo(
+        "skycell.plan.place_sumrate",
+        "place_gradient_sumrate",
+        "one multi-antenna UAV: ascent on the differentiable ZF sum rate (eq. 5)",
+        "001 + skycell",
+    ),
+    "exhaustive": MethodInfo(
+        "skycell.plan.place_sumrate",
+        "place_exhaustive",
+        "one multi-antenna UAV: every grid position, top 1/10/30 % (reference)",
+        "001",
+    ),
+    "ddpg": MethodInfo(
+        "skycell.plan.place_sumrate_rl",
+        "place_ddpg",
+        "one multi-antenna UAV: DDPG agent, OU noise (stable-baselines3)",
+        "001",
+    ),
+    "dqn": MethodInfo(
+        "skycell.plan.place_sumrate_rl",
+        "place_dqn",
+        "one multi-antenna UAV: DQN agent on discretised moves",
+        "001",
+    ),
+    "fixed-dft": MethodInfo(
+        "skycell.plan.place_sumrate",
+        "place_fixed_dft",
+        "baseline (non-twin): fixed position, DFT-codebook beams",
+        "001",
+    ),
 }
 
 
