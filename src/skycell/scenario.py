@@ -719,7 +719,7 @@ class EngineSettings(_Model):
     @field_validator("material")
     @classmethod
     def _material(cls, value: str) -> str:
-        from skycell.radio.sionna_engine import check_material
+        from skycell.radio.materials import check_material
 
         check_material(value)
         return value

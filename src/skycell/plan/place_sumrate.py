@@ -110,7 +110,8 @@ def make_sumrate_sionna_engine(scenario: Scenario, city: City) -> SionnaEngine:
         SkycellError: the ``rt`` extra or LLVM 16+ is missing, or a building material that
             P.2040 does not define at the carrier (each listed with its range).
     """
-    from skycell.radio.sionna_engine import SionnaEngine, check_material, rt_available
+    from skycell.radio.materials import check_material
+    from skycell.radio.sionna_engine import SionnaEngine, rt_available
 
     ok, why = rt_available()
     if not ok:

@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 from skycell.errors import SkycellError
 from skycell.radio.antenna_torch import pattern_field_torch
 from skycell.radio.engine import BoolArray, FloatArray, _as_points, _per_station
+from skycell.radio.materials import check_material
 
 if TYPE_CHECKING:
     from skycell.city.buildings import City
@@ -47,25 +48,6 @@ IntArray = NDArray[np.int64]
 
 #: Path gain [dB] reported where no traced path (or ray) connects a station and a point.
 PATH_GAIN_FLOOR_DB: Final[float] = -250.0
-
-#: Building material names accepted (ITU-R P.2040 types in Sionna RT); an ``itu_`` prefix is
-#: stripped, so ``"itu_concrete"`` and ``"concrete"`` are the same.
-MATERIALS: Final[tuple[str, ...]] = (
-    "concrete",
-    "brick",
-    "plasterboard",
-    "wood",
-    "glass",
-    "ceiling_board",
-    "chipboard",
-    "plywood",
-    "marble",
-    "floorboard",
-    "metal",
-    "very_dry_ground",
-    "medium_dry_ground",
-    "wet_ground",
-)
 
 #: skycell antenna pattern name -> Sionna RT pattern name (``dipole`` is the half-wave dipole).
 _PATTERNS: Final[dict[str, str]] = {
@@ -158,19 +140,6 @@ def import_rt() -> tuple[Any, Any, Any]:
     import sionna.rt as rt  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
     return rt, mi, dr
-
-
-def check_material(name: str) -> str:
-    """The ITU material type for a building material name (``itu_`` prefix allowed).
-
-    Raises:
-        ValueError: unknown name (the message lists the allowed names).
-    """
-    key = name.lower().removeprefix("itu_")
-    if key not in MATERIALS:
-        allowed = ", ".join(repr(m) for m in MATERIALS)
-        raise ValueError(f"unknown building material {name!r}; choose one of: {allowed}")
-    return key
 
 
 def _mesh(mi: Any, name: str, verts: np.ndarray, faces: np.ndarray) -> Any:

@@ -106,7 +106,7 @@ def plot_plan(
         k = np.array([ids.get(u.serving_station or "", -1) for u in deployment.users])
         served = k >= 0
         if served.any():
-            ax.scatter(ux[served], uy[served], s=6, c=[colors(i % 10) for i in k[served]], zorder=6)
+            ax.scatter(ux[served], uy[served], s=6, c=colors(k[served] % 10), zorder=6)
         if (~served).any():
             ax.scatter(ux[~served], uy[~served], s=14, c="black", marker="x", zorder=6,
                        label="unserved user")  # fmt: skip

@@ -439,7 +439,8 @@ def run_channel_study(
             inside a building, no room for the users, or Sionna RT unavailable.
     """
     tic = time.perf_counter()
-    from skycell.radio.sionna_engine import MATERIALS, check_material, import_rt
+    from skycell.radio.materials import MATERIALS, check_material
+    from skycell.radio.sionna_engine import import_rt
 
     radio = scenario.radio
     demand = scenario.placement.demand
