@@ -103,8 +103,11 @@ def make_engine(scenario: Scenario, city: City) -> AnalyticEngine:
     )
 
 
-def make_sionna_engine(scenario: Scenario, city: City) -> SionnaEngine:
-    """The Sionna RT engine configured from the scenario's ``radio`` and ``engine`` sections.
+def make_sionna_engine(
+    scenario: Scenario, city: City, *, ground_material: str = "medium_dry_ground"
+) -> SionnaEngine:
+    """The Sionna RT engine configured from the scenario's ``radio`` and ``engine`` sections,
+    over a ground of ``ground_material`` (ITU-R P.2040).
 
     Raises:
         SkycellError: the ``rt`` extra or LLVM 16+ is missing (the message says what to
@@ -128,6 +131,7 @@ def make_sionna_engine(scenario: Scenario, city: City) -> SionnaEngine:
         map_samples=e.map_samples,
         seed=e.seed,
         material=e.material,
+        ground_material=ground_material,
         scattering_coefficient=e.scattering_coefficient,
     )
 

@@ -111,7 +111,7 @@ def make_sumrate_sionna_engine(scenario: Scenario, city: City) -> SionnaEngine:
             P.2040 does not define at the carrier (each listed with its range).
     """
     from skycell.radio.materials import check_material
-    from skycell.radio.sionna_engine import SionnaEngine, rt_available
+    from skycell.radio.sionna_engine import rt_available
 
     ok, why = rt_available()
     if not ok:
@@ -127,19 +127,9 @@ def make_sumrate_sionna_engine(scenario: Scenario, city: City) -> SionnaEngine:
             f"{', '.join(bad)}; give the buildings materials valid there (concrete, glass, "
             "metal, wood, ...)"
         )
-    return SionnaEngine(
-        city,
-        frequency_hz=r.frequency_hz,
-        station_antenna=r.station_antenna,
-        user_antenna=r.user_antenna,
-        user_polarization=e.user_polarization,
-        max_depth=e.max_depth,
-        samples=e.samples,
-        seed=e.seed,
-        material=e.material,
-        ground_material="concrete",
-        scattering_coefficient=e.scattering_coefficient,
-    )
+    from skycell.plan.pipeline import make_sionna_engine
+
+    return make_sionna_engine(scenario, city, ground_material="concrete")
 
 
 @dataclass
