@@ -247,7 +247,7 @@ def _brute_force(spec: AxisSpec, inv: np.ndarray, allowed: np.ndarray) -> np.nda
             kp, k = 0, c - spec.input_levels
             lo = hi = k
         di_lo, di_hi, dj_lo, dj_hi = (
-            int(x) for x in spec.successor_bounds(np.array(j), np.array(lo), np.array(hi))
+            int(x) for x in spec.cost_spec.successor_bounds(np.array(j), np.array(lo), np.array(hi))
         )
         out = []
         for di in range(di_lo, di_hi + 1):
@@ -278,9 +278,12 @@ def _brute_force(spec: AxisSpec, inv: np.ndarray, allowed: np.ndarray) -> np.nda
     return q
 
 
+@pytest.mark.parametrize("nominal", [False, True], ids=["robust-cost", "nominal-cost"])
 @pytest.mark.parametrize("mode", ["mean", "worst"])
 @pytest.mark.parametrize("memory", [True, False])
-def test_policy_is_limited_optimal(mode: str, memory: bool) -> None:
+def test_policy_is_limited_optimal(mode: str, memory: bool, nominal: bool) -> None:
+    """The vectorised programme equals a brute-force one, with the cost on the safety
+    abstraction or on the nominal one (``cost_disturbance=0``, smaller successor boxes)."""
     if memory:  # a small rate-limited axis that still has an invariant
         spec = replace(
             MEM, position_ratio=3, position_limit=0.3, velocity_limit=0.6, input_levels=2,
@@ -292,6 +295,11 @@ def test_policy_is_limited_optimal(mode: str, memory: bool) -> None:
             velocity_limit=FREE.velocity_quantum * 4.6, horizon_steps=5, cost=mode,
             input_weight=0.25, velocity_weight=0.5,
         )  # fmt: skip
+    if nominal:
+        spec = replace(spec, disturbance=max(spec.disturbance, 0.2), cost_disturbance=0.0)
+        assert spec.cost_spec.bound_pos + spec.cost_spec.bound_vel < (
+            spec.bound_pos + spec.bound_vel
+        )
     inv, allowed = extract_tables(synthesize_symbolic(spec))
     assert inv.any()
     q, policy = optimise(spec, inv, allowed)
@@ -329,6 +337,8 @@ def test_bad_specs_are_refused_with_the_fix() -> None:
         replace(MEM, position_limit=0.001)
     with pytest.raises(SkycellError, match="cost must be one of"):
         replace(MEM, cost="median")
+    with pytest.raises(SkycellError, match="cost_disturbance must lie in"):
+        replace(MEM, cost_disturbance=MEM.disturbance * 2)
     with pytest.raises(SkycellError, match="without a policy"):
         TrackingLaw(synthesize_axis(FREE, optimise_cost=False))
 
@@ -355,3 +365,28 @@ def test_flight_controller_is_safe_from_every_abstract_state(route_tables, name:
     assert axis.invariant.sum() > 0.3 * axis.invariant.size
     cost = route_tables.axes.get(f"{name}_cost")
     _continuous_closed_loop(spec, axis, periods=25, seed=2, cost=cost, sub=4)
+
+
+@pytest.mark.parametrize("which", ["step", "near-field"])
+def test_step_z_with_nominal_cost_is_safe_from_every_abstract_state(which: str) -> None:
+    """The Table 5 z axes optimise the cost on the nominal plant (``cost_disturbance=0``) but
+    keep the safety of the disturbed one: every state of the invariant stays in it under every
+    allowed input, the policy's input is allowed, and the continuous closed loop with the full
+    disturbance drawn at random never leaves the safe box."""
+    from skycell.flight.cascade import near_field_specs, step_specs
+    from skycell.flight.dynamics import BASE_STATION_QUAD
+
+    p = BASE_STATION_QUAD
+    if which == "step":
+        spec = step_specs(p, horizontal_step_m=5.0, vertical_step_m=3.0, speed_limit_m_s=6.0).z
+    else:
+        spec = near_field_specs(p).z
+    assert spec.disturbance > 0
+    axis = synthesize_axis(spec)
+    closed = _all_successors_in(spec, axis.invariant)
+    assert np.all(closed[axis.safe_inputs])
+    assert np.all(axis.safe_inputs.any(axis=-1) == axis.invariant)
+    assert axis.policy is not None
+    level = axis.policy[axis.invariant].astype(int) + spec.input_levels
+    assert np.all(np.take_along_axis(axis.safe_inputs[axis.invariant], level[:, None], 1))
+    _continuous_closed_loop(spec, axis, periods=25, seed=3, sub=4)

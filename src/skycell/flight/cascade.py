@@ -586,7 +586,11 @@ def near_field_specs(params: QuadcopterParams, *, disturbance_m_s2: float = 0.2)
         reference_accel_m_s2=0.0,
         reference_speed_m_s=0.0,
     )
-    return replace(specs, z=replace(specs.z, cost="worst"))
+    # z: velocity cells of a quarter of a level's change per step (input ratio 4), so the
+    # quantisation's +-1 cell per step of nondeterminism costs 0.125 m/s^2 of the braking the
+    # worst-case cost plans with, not 0.5; 2.5 mm position cells
+    z = replace(specs.z, cost="worst", velocity_quantum=0.0125, input_ratio=4, position_ratio=2)
+    return replace(specs, z=z)
 
 
 def step_specs(
@@ -602,7 +606,8 @@ def step_specs(
     limit covers the step (20 % margin), velocities up to ``speed_limit_m_s``, accelerations up
     to 4 m/s^2 horizontally and 2 m/s^2 vertically in levels of 0.5 m/s^2 at 0.2 s with two
     level changes per step, worst-case cost (the coarse cells' nondeterminism makes the mean
-    cost overshoot). :func:`near_field_specs` gives the fine controller nested inside it."""
+    cost overshoot); on z finer velocity cells and the cost on the nominal plant (see below).
+    :func:`near_field_specs` gives the fine controller nested inside it."""
     base = AxisSpec(
         name="x",
         unit="m",
@@ -618,8 +623,20 @@ def step_specs(
         horizon_steps=horizon_steps,
         cost="worst",
     )
+    # z (thrust, no lag): finer velocity cells (input ratio 4, 2 cm position cells) and the
+    # cost-to-go on the nominal plant (cost_disturbance 0; safety still assumes the
+    # disturbance): the worst case over the disturbance and the coarse cells otherwise plans
+    # the braking with ~1.5 of the 2 m/s^2 and stops early
     z = replace(
-        base, name="z", position_limit=1.2 * vertical_step_m, input_levels=4, slew_levels=None
+        base,
+        name="z",
+        position_limit=1.2 * vertical_step_m,
+        input_levels=4,
+        slew_levels=None,
+        velocity_quantum=0.025,
+        input_ratio=4,
+        position_ratio=4,
+        cost_disturbance=0.0,
     )
     rp, rp_cost, yaw, yaw_cost = _attitude_specs(params, horizon_steps=40)
     return ControllerSpecs(
@@ -646,6 +663,8 @@ _CACHE_VERSION = "flight-synthesis-1"
 def spec_key(spec: AxisSpec) -> str:
     """A content hash of an axis (its name excluded: x and y share one table)."""
     data = {k: v for k, v in asdict(spec).items() if k != "name"}
+    if data.get("cost_disturbance") is None:  # keys of specs without it stay as they were
+        data.pop("cost_disturbance", None)
     text = json.dumps({"v": _CACHE_VERSION, **data}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -94,6 +94,10 @@ class AxisSpec:
             pure distance to the desired point).
         input_weight: cost of a level per step, in position cells.
         slew_weight: cost of a level change per step, in position cells (with memory).
+        cost_disturbance: the disturbance bound the cost-to-go assumes, at most
+            ``disturbance`` (``None``: ``disturbance``). Safety (the invariant and the allowed
+            inputs) always assumes ``disturbance``; a smaller value here optimises the distance
+            for the nominal plant among the inputs that are safe for the disturbed one.
     """
 
     name: str
@@ -112,6 +116,7 @@ class AxisSpec:
     velocity_weight: float = 0.0
     input_weight: float = 0.0
     slew_weight: float = 0.0
+    cost_disturbance: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -135,6 +140,11 @@ class AxisSpec:
                 problems.append(f"{key} must be a finite number >= 0, got {value!r}")
         if not (math.isfinite(self.disturbance) and self.disturbance >= 0):
             problems.append(f"disturbance must be >= 0, got {self.disturbance}")
+        cd = self.cost_disturbance
+        if cd is not None and not (
+            isinstance(cd, int | float) and math.isfinite(cd) and 0 <= cd <= self.disturbance
+        ):
+            problems.append(f"cost_disturbance must lie in [0, disturbance], got {cd!r}")
         if not problems and (self.n_pos < 1 or self.n_vel < 1):
             problems.append(
                 f"the limits are smaller than the cells (position cell {self.position_quantum:g} "
@@ -180,6 +190,16 @@ class AxisSpec:
         """``B_v`` (velocity cells)."""
         growth = self.disturbance * self.period_s / self.velocity_quantum
         return 1 + math.floor(growth + 1e-9)
+
+    @cached_property
+    def cost_spec(self) -> AxisSpec:
+        """The abstraction the cost-to-go is computed on: this one with the disturbance
+        ``cost_disturbance`` (itself when that is ``None``). Its successor boxes lie inside
+        this one's, so every successor it considers from a state of ``Z`` under an allowed input
+        is in ``Z``."""
+        if self.cost_disturbance is None:
+            return self
+        return replace(self, disturbance=self.cost_disturbance, cost_disturbance=None)
 
     @cached_property
     def levels(self) -> IntArray:
@@ -588,9 +608,9 @@ def successor_cost(
 ) -> FloatArray:
     """``(2 n_pos + 1, 2 n_vel + 1)``: for every cell the mean (``spec.cost == "mean"``) or the
     largest (``"worst"``) value of ``layer`` (indexed by the successor cell) over the successor
-    box under accelerations in ``[k_lo, k_hi] a_q``; infinite where the box leaves the
-    table."""
-    w = window if window is not None else _window(spec, k_lo, k_hi)
+    box under accelerations in ``[k_lo, k_hi] a_q`` (the box of ``spec.cost_spec``); infinite
+    where the box leaves the table."""
+    w = window if window is not None else _window(spec.cost_spec, k_lo, k_hi)
     worst = spec.cost == "worst"
     combine = np.maximum if worst else np.add
     inf = np.inf
@@ -626,7 +646,8 @@ def optimise(
     ``J_0 = c(s)``, ``J_h(s) = c(s) + min_{k in C(s)} [e(s, k) + A_{s' in Post(s, k)}
     J_{h-1}(s')]`` with the stage cost ``c = |i| + w_v |j|`` (the distance to the desired point,
     plus an optional velocity term), the effort ``e = w_u |k| + w_s |k - kp|`` (optional) and
-    ``A`` the mean or the maximum over the successor box (``spec.cost``); the returned cost is
+    ``A`` the mean or the maximum over the successor box (``spec.cost``; the box of
+    ``spec.cost_spec``, which lies inside the safety relation's); the returned cost is
     ``Q_H(s, k) = e(s, k) + A_{s'} J_{H-1}(s')`` per allowed input (the current cell's cost is
     common to all inputs) and the policy its minimiser (ties: smallest level change, then
     smallest level).
@@ -645,7 +666,7 @@ def optimise(
 
     def win(lo: int, hi: int) -> _Window:
         if (lo, hi) not in windows:
-            windows[(lo, hi)] = _window(spec, lo, hi)
+            windows[(lo, hi)] = _window(spec.cost_spec, lo, hi)
         return windows[(lo, hi)]
 
     grid_levels = np.stack([_choice_level(spec, grid, c) for c in range(spec.choices)], axis=-1)
