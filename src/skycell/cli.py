@@ -895,13 +895,6 @@ def sweep_command(
         summaries = write_summaries(folder, sw.summaries)
     except KeyboardInterrupt:
         err.print("interrupted: every finished run is saved; run the same command again to resume")
-        if executor != "ray":
-            # the process pool's management thread may still write to the pipes of the workers
-            # that Ctrl-C stopped and print a traceback at interpreter shutdown; every finished
-            # run is already on disk (written whole), so leave without the atexit handlers
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(130)
         raise typer.Exit(code=130) from None
     except SkycellError as exc:
         raise _fail(exc) from None

@@ -203,16 +203,21 @@ def _stop(pool: Any, futures: dict[Any, RunSpec]) -> None:
     """Stop a process pool at once: cancel every queued run (explicitly: once this generator
     is gone the pool's manager thread no longer sees ``cancel_futures`` and would run the whole
     queue) and terminate the workers (their current runs are lost anyway: only the driver
-    stores results)."""
+    stores results). Then wait for the pool's manager thread, which sees its workers gone and
+    ends: left running, it races the interpreter's exit handler that wakes it through a pipe it
+    may already have closed, and prints a traceback at shutdown."""
     for fut in futures:
         fut.cancel()
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         if proc.is_alive():
             proc.terminate()
     for proc in procs:
         proc.join(timeout=10)
+    if manager is not None:
+        manager.join(timeout=10)
 
 
 # --------------------------------------------------------------------------------------------
