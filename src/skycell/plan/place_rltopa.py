@@ -92,10 +92,11 @@ def place_rltopa(
     Raises:
         InfeasibleError: a demand no MCS carries, or no grid point inside every sphere.
     """
-    import torch
+
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from skycell.plan.tune import torch_threads
     from skycell.rl.topa_env import TopaEnv
 
     t0 = time.perf_counter()
@@ -121,9 +122,7 @@ def place_rltopa(
                     progress("rltopa: training", len(rewards) / cfg.episodes)
             return True
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         agent = DQN(
             "MlpPolicy",
             env,
@@ -157,8 +156,6 @@ def place_rltopa(
                 break
             seen.add(key)
             path.append(env.position.copy())
-    finally:
-        torch.set_num_threads(threads)
     best_idx, n_los, rate = _best_of(grid, np.array(path))
     train_idx, train_los, train_rate = _best_of(grid, np.argwhere(env.visited))
     position = grid.points_m(best_idx.reshape(1, 3))[0]

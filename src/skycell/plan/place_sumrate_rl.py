@@ -236,6 +236,7 @@ def place_ddpg(
     import torch
     from stable_baselines3 import DDPG
 
+    from skycell.plan.tune import torch_threads
     from skycell.rl.sumrate_env import UavPositionEnv, start_index
 
     t0 = time.perf_counter()
@@ -261,9 +262,7 @@ def place_ddpg(
         rng=np.random.default_rng([seed, cfg.seed_offset, 1]),
     )
     curves = _curves()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         agent = DDPG(
             "MlpPolicy",
             env,
@@ -308,8 +307,6 @@ def place_ddpg(
         agent.learn(total_timesteps=total, callback=callback)
         training_s = time.perf_counter() - t_train
         action, _ = agent.predict(obs0, deterministic=True)
-    finally:
-        torch.set_num_threads(threads)
     final = env.target_m(np.asarray(action, dtype=np.float32))
     # the best checkpoint of the deterministic policy (latest on ties), as SB3's EvalCallback
     best_ck = max(range(len(checkpoints)), key=lambda j: (checkpoints[j][2], j), default=-1)
@@ -377,6 +374,7 @@ def place_dqn(
     import torch
     from stable_baselines3 import DQN
 
+    from skycell.plan.tune import torch_threads
     from skycell.rl.sumrate_env import UavGridMoveEnv, start_index
 
     t0 = time.perf_counter()
@@ -389,9 +387,7 @@ def place_dqn(
     )
     total = cfg.episodes * cfg.steps_per_episode
     curves = _curves()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         agent = DQN(
             "MlpPolicy",
             env,
@@ -429,8 +425,6 @@ def place_dqn(
                 break
             seen.add(key)
             path.append(env.index.copy())
-    finally:
-        torch.set_num_threads(threads)
     idx = np.array(path, dtype=np.int64)
     vals = grid.reward(idx)
     best = idx[int(np.argmax(vals))]

@@ -52,6 +52,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from skycell.plan.tune import torch_threads
 from skycell.radio.antenna_torch import pattern_gain_dbi_torch
 from skycell.radio.beamforming import greedy_user_order, rank_average_sum_rate_torch, wavelength_m
 from skycell.radio.pathloss import path_loss_db
@@ -232,12 +233,8 @@ def ascend(
     """
     t0 = time.perf_counter()
     cfg = problem.scenario.sumrate.gradient
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return _ascend(problem, np.asarray(starts_m, dtype=np.float64), cfg, progress, t0)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _ascend(
