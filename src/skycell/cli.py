@@ -457,7 +457,7 @@ def crosscheck(
 def simulate(
     deployment: Annotated[Path, typer.Argument(help="A deployment.json written by skycell plan.")],
     steps: Annotated[int, typer.Option(min=1, help="Time steps (paper 000: 60).")] = 60,
-    dt: Annotated[float, typer.Option(min=0.001, help="Step length [s].")] = 1.0,
+    dt: Annotated[float, typer.Option(min=0.001, help="Step length \\[s].")] = 1.0,
     users_per_area: Annotated[
         int, typer.Option(min=0, help="Random-waypoint walkers per area of interest.")
     ] = 50,
@@ -475,11 +475,20 @@ def simulate(
         bool, typer.Option("--fly-routes", help="Stations fly their planned routes from t = 0.")
     ] = False,
     speed: Annotated[
-        float, typer.Option(min=0.1, help="Station speed along its route [m/s].")
+        float, typer.Option(min=0.1, help="Station speed along its route \\[m/s].")
     ] = 10.0,
     samples: Annotated[
         int | None,
         typer.Option(min=1, help="Sionna: rays per station and step (default engine.samples)."),
+    ] = None,
+    memory_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--memory-gb",
+            min=0.1,
+            help="Sionna: memory one path trace may take, GB; users are traced in chunks "
+            "sized to it (default engine.memory_gb).",
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/simulate"),
     seed: Annotated[int, typer.Option(min=0, help="Seed of the users' motion.")] = 0,
@@ -492,7 +501,13 @@ def simulate(
     (one row per step and user), OUT/sir_per_area.csv and .png (Fig. 9) and OUT/deployment.json
     (the input with the users' trajectories added).
     """
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from skycell.deployment import Deployment
     from skycell.twin.simulate import (
@@ -519,6 +534,7 @@ def simulate(
             "fly_routes": fly_routes,
             "speed_mps": speed,
             "samples": samples,
+            "memory_gb": memory_gb,
         }
         if quiet:
             run = run_simulation(dep, **kwargs)
@@ -528,6 +544,8 @@ def simulate(
                 BarColumn(),
                 TextColumn("step {task.completed:>4.0f}/{task.total:.0f}"),
                 TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
                 console=out,
                 transient=True,
             ) as bar:
@@ -579,12 +597,21 @@ def recover(
         str | None,
         typer.Option(help="analytic or sionna (default: the scenario's engine.kind)."),
     ] = None,
-    t_min: Annotated[float, typer.Option(min=0.0, help="Drop threshold T_min [W].")] = 1e-14,
+    t_min: Annotated[float, typer.Option(min=0.0, help="Drop threshold T_min \\[W].")] = 1e-14,
     c_min: Annotated[int, typer.Option(min=1, help="Confirmations c_min (samples).")] = 3,
     s_p: Annotated[int, typer.Option(min=0, help="Spurious peaks tolerated, s_p.")] = 5,
     samples: Annotated[
         int | None,
         typer.Option(min=1, help="Sionna: rays per station and step (default engine.samples)."),
+    ] = None,
+    memory_gb: Annotated[
+        float | None,
+        typer.Option(
+            "--memory-gb",
+            min=0.1,
+            help="Sionna: memory one path trace may take, GB; users are traced in chunks "
+            "sized to it (default engine.memory_gb).",
+        ),
     ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/recover"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
@@ -610,6 +637,7 @@ def recover(
             "c_min": c_min,
             "s_p": s_p,
             "samples": samples,
+            "memory_gb": memory_gb,
         }
         if quiet:
             run = run_recovery(dep, user, **kwargs)
@@ -663,7 +691,7 @@ def validate(
     ] = None,
     sim_time: Annotated[
         float | None,
-        typer.Option(min=0.001, help="Traffic time per run [s] (default: network.sim_time_s)."),
+        typer.Option(min=0.001, help="Traffic time per run \\[s] (default: network.sim_time_s)."),
     ] = None,
     compare: Annotated[
         list[Path] | None,
@@ -1154,7 +1182,7 @@ def channel_study(
         ),
     ],
     frequencies: Annotated[
-        str, typer.Option(help="Carrier frequencies [Hz], comma-separated.")
+        str, typer.Option(help="Carrier frequencies \\[Hz], comma-separated.")
     ] = "7e9,26e9,140e9",
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
         "out/channel-study"
@@ -1173,7 +1201,7 @@ def channel_study(
     station: Annotated[
         str | None,
         typer.Option(
-            help="Station position x,y,z [m] (default: above the centre of the scenario's area "
+            help="Station position x,y,z \\[m] (default: above the centre of the scenario's area "
             "at fleet.altitude_m; a fixed mast or a hovering UAV)."
         ),
     ] = None,

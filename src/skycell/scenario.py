@@ -690,6 +690,12 @@ class EngineSettings(_Model):
         5_000_000, ge=1000, description="rays per coverage map, shared by the stations (sionna)"
     )
     samples: Int = Field(100_000, ge=100, description="rays per station for per-user paths")
+    memory_gb: Num = Field(
+        8.0,
+        gt=0,
+        description="memory one per-user path trace may take [GB]; users are traced in chunks "
+        "sized to it (sionna)",
+    )
     seed: Int = Field(0, ge=0, description="ray-tracer seed; same seed, same maps (sionna)")
     material: Text = Field(
         "itu_concrete", description="ITU-R P.2040 material of buildings without one (sionna)"

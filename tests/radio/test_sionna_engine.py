@@ -129,3 +129,35 @@ def test_no_path_at_all_gives_the_floor(open_city: City) -> None:
     assert p.gain.shape == (1, 1, 0)
     g = eng.path_gain_db(np.array([[0.0, 0.0, 10.0]]), np.array([[100.0, 0.0, 1.5]]))
     np.testing.assert_array_equal(g, [[PATH_GAIN_FLOOR_DB]])
+
+
+def test_users_traced_in_chunks_match_one_call(open_city: City) -> None:
+    # the path solver's memory grows with users x rays, so users are traced in chunks sized to
+    # memory_gb; a user's paths must not depend on which other users share its call
+    boxes = [
+        np.array([[x, y], [x + 30.0, y], [x + 30.0, y + 30.0], [x, y + 30.0]])
+        for x, y in ((-100.0, -100.0), (40.0, -60.0), (-60.0, 50.0), (60.0, 60.0))
+    ]
+    city = City(
+        bounds_m=open_city.bounds_m,
+        buildings=Buildings(tuple(boxes), np.array([40.0, 25.0, 60.0, 35.0])),
+    )
+    tx = np.array([[0.0, 0.0, 70.0], [-150.0, 120.0, 60.0], [150.0, -150.0, 50.0]])
+    rng = np.random.default_rng(4)
+    rx = np.c_[rng.uniform(-200.0, 200.0, (11, 2)), np.full(11, 1.5)]
+    whole = SionnaEngine(city, frequency_hz=F, samples=5000, memory_gb=100.0)
+    per_user = 120.0 * 3 * 5000
+    chunked = SionnaEngine(
+        city, frequency_hz=F, samples=5000, memory_gb=(0.8e9 + 4 * per_user) / 1e9
+    )
+    assert whole.users_per_call(3) >= 11 and chunked.users_per_call(3) == 4
+    a = whole.paths(tx, rx, tilt_deg=45.0)
+    b = chunked.paths(tx, rx, tilt_deg=45.0)
+    assert b.gain.shape[:2] == (3, 11) and np.all(np.isfinite(b.gain))
+    np.testing.assert_array_equal(a.valid.sum(-1), b.valid.sum(-1))
+    np.testing.assert_array_equal(a.los.sum(-1), b.los.sum(-1))
+    ga, gb = a.path_gain_db(), b.path_gain_db()
+    assert np.mean(ga > PATH_GAIN_FLOOR_DB) > 0.5
+    np.testing.assert_allclose(ga, gb, atol=0.01)
+    with pytest.raises(ValueError, match="memory_gb"):
+        SionnaEngine(city, frequency_hz=F, memory_gb=0.0)

@@ -156,11 +156,17 @@ def test_outputs_round_trip(tmp_path: Path) -> None:
     assert set(table.column("run").to_pylist()) == {"before", "after"}
     got = np.array(table.column("sir_db").to_pylist()).reshape(2, 3, 2)
     np.testing.assert_allclose(got[1], runs[1].sir_db)
+    assert table.column("stations_reached").to_pylist() == [2] * 12
     columns, rows = area_table(runs)
-    assert columns[-1] == "change [dB]" and [r[0] for r in rows] == ["a", "b"]
+    # every link has a path on the analytic engine: no "links without a path" column
+    assert columns[-2:] == ["change [dB]", "mean SINR after [dB]"]
+    assert [r[0] for r in rows] == ["a", "b"]
     # station 0 gained 6 dB: area a's SIR rises by 6 dB, area b's falls by 6 dB
-    assert float(rows[0][-1]) == pytest.approx(6.0, abs=0.01)
-    assert float(rows[1][-1]) == pytest.approx(-6.0, abs=0.01)
+    assert float(rows[0][-2]) == pytest.approx(6.0, abs=0.01)
+    assert float(rows[1][-2]) == pytest.approx(-6.0, abs=0.01)
+    sinr_a = runs[1].sinr_db[:, 0].mean()
+    assert float(rows[0][-1]) == pytest.approx(sinr_a, abs=0.006)
+    assert runs[1].no_path_share() == 0.0
     csv = write_area_csv(runs, tmp_path / "a.csv").read_text().splitlines()
     assert csv[0] == "step,t_s,a:before,b:before,a:after,b:after" and len(csv) == 4
     assert plot_area_sir(runs, tmp_path / "fig9.png").stat().st_size > 5_000
@@ -268,3 +274,40 @@ def test_recover_a_walker_of_the_default_scenario(tuned_default: Path) -> None:
     # ... while a stricter threshold finds drops and plans a manoeuvre for them
     strict = run_recovery(sim.deployment, walker, t_min_w=float(run.power_before_w.max()) * 2)
     assert len(strict.recovery.drops) == 1 and strict.recovery.drops[0].open_end
+
+
+def test_links_without_a_traced_path_leave_the_sir_bounded() -> None:
+    # line of sight only (max_depth 0) and a block between station 1 and the user: the ray
+    # tracer finds no path, the user hears no interference and its SIR is P_s / eps (eq. 9)
+    from skycell.metrics import SIR_EPSILON
+    from skycell.radio.sionna_engine import SionnaEngine, rt_available
+
+    ok, why = rt_available()
+    if not ok:
+        pytest.skip(f"Sionna RT engine unavailable: {why}")
+    box = np.array([[40.0, -20.0], [60.0, -20.0], [60.0, 20.0], [40.0, 20.0]])
+    city = City(bounds_m=(-300.0, -300.0, 300.0, 300.0), buildings=Buildings((box,), [30.0]))
+    eng = SionnaEngine(city, frequency_hz=F, station_antenna="isotropic", samples=2000, max_depth=0)
+    recs = [
+        TrajectoryRecord(id="u0", positions_m=[(0.0, 0.0, 1.5)] * 2, area="a"),
+        TrajectoryRecord(id="u1", positions_m=[(80.0, 60.0, 1.5)] * 2, area="b"),
+    ]
+    users = UserTracks.resample(recs, steps=1, dt_s=1.0)
+    res = simulate(
+        eng,
+        users,
+        station_ids=["s0", "s1"],
+        station_xyz_m=[[-30.0, 0.0, 10.0], [100.0, 0.0, 10.0]],
+        tx_power_dbm=[30.0, 30.0],
+        azimuth_deg=[0.0, 0.0],
+        tilt_deg=[0.0, 0.0],
+        noise_dbm=-100.0,
+    )
+    assert res.linked is not None
+    np.testing.assert_array_equal(res.linked[0], [[True, True], [False, True]])
+    s_w = 10 ** ((res.rx_power_dbm[:, 0, 0] - 30.0) / 10)
+    np.testing.assert_allclose(res.sir_db[:, 0], 10 * np.log10(s_w / SIR_EPSILON), atol=1e-3)
+    assert np.isfinite(res.sir_db).all() and res.no_path_share() == pytest.approx(0.25)
+    columns, rows = area_table([res])
+    assert columns[-1] == "links without a path [%]"
+    assert [r[-1] for r in rows] == ["50.0", "0.0"]

@@ -31,6 +31,10 @@ BoolArray = NDArray[np.bool_]
 #: temporaries (about 250 MB at 2 million pairs) for city-scale user counts.
 CHUNK_PAIRS: Final[int] = 2_000_000
 
+#: Path gain [dB] a ray-traced engine reports where no traced path (or ray) connects a station and
+#: a point; anything at or below it means "no path".
+PATH_GAIN_FLOOR_DB: Final[float] = -250.0
+
 #: Shortest link distance the models are evaluated at [m]; closer pairs are clamped to it so that
 #: a user at a station's position gets a finite loss instead of ``-inf``.
 MIN_DISTANCE_M: Final[float] = 1.0

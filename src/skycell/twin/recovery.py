@@ -87,6 +87,7 @@ def run_recovery(
     c_min: int = 3,
     s_p: int = 5,
     samples: int | None = None,
+    memory_gb: float | None = None,
     status: Callable[[str], None] | None = None,
 ) -> RecoveryRun:
     """Detect the critical user's coverage drops and recover them (paper 000 §VII).
@@ -98,6 +99,7 @@ def run_recovery(
         engine: ``analytic`` or ``sionna`` (default the scenario's ``engine.kind``).
         t_min_w, c_min, s_p: detection settings (paper 000 §VII-C: 1e-14 W, 3, 5).
         samples: Sionna rays per station and step (default ``engine.samples``).
+        memory_gb: Sionna memory per path trace [GB] (default ``engine.memory_gb``).
         status: ``status(message)`` for progress.
 
     Raises:
@@ -128,10 +130,17 @@ def run_recovery(
     ids = [s.id for s in st]
     if station_id is not None and station_id not in ids:
         raise SkycellError(f"recover: no station {station_id!r}; stations: {', '.join(ids)}")
-    kind, channel = channel_engine(scenario, city, engine, samples)
+    kind, channel = channel_engine(scenario, city, engine, samples, memory_gb)
     power_dbm = [s.tx_power_dbm for s in st]
     azimuth = [s.azimuth_deg for s in st]
     tilt = [s.tilt_deg for s in st]
+
+    def stepper(text: str) -> Callable[[int, int], None] | None:
+        if status is None:
+            return None
+        report = status
+        return lambda done, total: report(f"{text} step {done}/{total} ({kind} engine) …")
+
     if status is not None:
         status(f"simulating {user_id}'s walk ({steps} steps, {kind} engine) …")
     before = simulate(
@@ -141,6 +150,7 @@ def run_recovery(
         station_xyz_m=deployment.station_xyz_m(),
         noise_dbm=scenario.noise_floor_dbm,
         label="before recovery",
+        progress=stepper(f"simulating {user_id}'s walk:"),
         tx_power_dbm=power_dbm,
         azimuth_deg=azimuth,
         tilt_deg=tilt,
@@ -178,6 +188,7 @@ def run_recovery(
             station_xyz_m=track,
             noise_dbm=scenario.noise_floor_dbm,
             label="after recovery",
+            progress=stepper("simulating the walk again with the recovery manoeuvre:"),
             tx_power_dbm=power_dbm,
             azimuth_deg=azimuth,
             tilt_deg=tilt,

@@ -9,8 +9,13 @@ both antenna patterns, or Sionna RT's traced paths, power summed over paths as p
 does), and from it:
 
 * the serving station: the strongest received power (the highest SIR, as Fig. 7's association);
-* ``SIR = P_serving / sum_{j != serving} P_j`` (eq. 9 without the epsilon) and
-  ``SINR = P_serving / (sum_{j != serving} P_j + N)`` with the scenario's noise floor N [dB].
+* ``SIR = P_serving / (sum_{j != serving} P_j + eps)`` with eq. 9's noise proxy
+  ``eps = 1e-20`` W (the §VI formula has none; without it a user whom no interfering station
+  reaches, as the ray tracer can report, would have an infinite SIR) and
+  ``SINR = P_serving / (sum_{j != serving} P_j + N)`` with the scenario's noise floor N [dB];
+* which station-user links have a path at all (a ray-traced engine finds none where no path of
+  at most ``max_depth`` interactions exists; the analytic engine always has one): the share of
+  links without one says how much interference the SIR leaves out.
 
 Per area of interest, the mean SIR [dB] over the users walking in its spawn zone at each step is
 paper 000 Fig. 9's curve; :func:`plot_area_sir` draws it for several runs (a deployment before and
@@ -34,12 +39,15 @@ from numpy.typing import ArrayLike, NDArray
 
 from skycell.errors import SkycellError
 from skycell.fileio import atomic_write
+from skycell.metrics import SIR_EPSILON
+from skycell.radio.engine import PATH_GAIN_FLOOR_DB
 
 if TYPE_CHECKING:
     from skycell.deployment import TrajectoryRecord
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 #: Area label of the users that walk in no area of interest.
@@ -151,6 +159,8 @@ class SimulationResult:
         serving: ``(T, U)`` index of the serving station.
         sir_db, sinr_db: ``(T, U)`` SIR and SINR of the serving link [dB].
         noise_dbm: the noise floor [dBm].
+        linked: ``(T, N, U)`` True where the engine found a path between the station and the
+            user (gain above ``PATH_GAIN_FLOOR_DB``); all True when not given.
     """
 
     label: str
@@ -162,6 +172,11 @@ class SimulationResult:
     sir_db: FloatArray
     sinr_db: FloatArray
     noise_dbm: float
+    linked: BoolArray | None = None
+
+    def no_path_share(self) -> float:
+        """Share of station-user links (over steps) without a path, 0..1."""
+        return 0.0 if self.linked is None else float(1.0 - self.linked.mean())
 
     @property
     def steps(self) -> int:
@@ -185,22 +200,41 @@ class SimulationResult:
 
     def area_mean_sir_db(self) -> tuple[tuple[str, ...], FloatArray]:
         """Area ids and the ``(T, M)`` mean SIR [dB] over each area's users per step (Fig. 9)."""
+        return self._area_mean(self.sir_db)
+
+    def area_mean_sinr_db(self) -> tuple[tuple[str, ...], FloatArray]:
+        """Area ids and the ``(T, M)`` mean SINR [dB] over each area's users per step."""
+        return self._area_mean(self.sinr_db)
+
+    def _area_mean(self, values: FloatArray) -> tuple[tuple[str, ...], FloatArray]:
         ids = self.area_ids()
         areas = _area_labels(self.users.areas)
         out = np.full((self.users.xyz_m.shape[0], len(ids)), np.nan)
         for m, a in enumerate(ids):  # per AOI (a handful)
-            out[:, m] = self.sir_db[:, areas == a].mean(axis=1)
+            out[:, m] = values[:, areas == a].mean(axis=1)
         return ids, out
+
+    def area_no_path_share(self) -> tuple[tuple[str, ...], FloatArray]:
+        """Area ids and the ``(M,)`` share of links (stations x the area's users x steps)
+        without a path, 0..1."""
+        ids = self.area_ids()
+        if self.linked is None:
+            return ids, np.zeros(len(ids))
+        areas = _area_labels(self.users.areas)
+        return ids, np.array([1.0 - self.linked[:, :, areas == a].mean() for a in ids])
 
     def to_arrow(self) -> Any:
         """A ``pyarrow.Table``: one row per step and user (run, step, t_s, user, kind, area,
-        x_m, y_m, z_m, serving_station, rx_power_dbm, sir_db, sinr_db)."""
+        x_m, y_m, z_m, serving_station, rx_power_dbm, sir_db, sinr_db, stations_reached: the
+        stations with a path to the user)."""
         import pyarrow as pa
 
         t_count, u_count = self.sir_db.shape
         steps = np.repeat(np.arange(t_count), u_count)
         xyz = self.users.xyz_m.reshape(-1, 3)
         serving_ids = np.asarray(self.station_ids, dtype=object)[self.serving.reshape(-1)]
+        n = len(self.station_ids)
+        reached = np.full((t_count, u_count), n) if self.linked is None else self.linked.sum(1)
         return pa.table(
             {
                 "run": pa.array([self.label] * (t_count * u_count), pa.string()),
@@ -216,6 +250,7 @@ class SimulationResult:
                 "rx_power_dbm": pa.array(self.serving_power_dbm().reshape(-1)),
                 "sir_db": pa.array(self.sir_db.reshape(-1)),
                 "sinr_db": pa.array(self.sinr_db.reshape(-1)),
+                "stations_reached": pa.array(reached.reshape(-1), pa.int32()),
             }
         )
 
@@ -283,8 +318,9 @@ def simulate(
     interference = power_w.sum(axis=1) - signal
     noise_w = 10.0 ** ((noise_dbm - 30.0) / 10.0)
     with np.errstate(divide="ignore"):
-        sir = 10.0 * np.log10(signal / np.maximum(interference, 1e-300))
+        sir = 10.0 * np.log10(signal / (interference + SIR_EPSILON))
         sinr = 10.0 * np.log10(signal / (interference + noise_w))
+    linked = rx - settings["tx_power_dbm"][None, :, None] > PATH_GAIN_FLOOR_DB + 1.0
     return SimulationResult(
         label=label,
         users=users,
@@ -295,6 +331,7 @@ def simulate(
         sir_db=np.asarray(sir, dtype=np.float64),
         sinr_db=np.asarray(sinr, dtype=np.float64),
         noise_dbm=float(noise_dbm),
+        linked=linked,
     )
 
 
@@ -310,20 +347,30 @@ def write_parquet(results: Sequence[SimulationResult], path: str | Path) -> Path
 
 
 def area_table(results: Sequence[SimulationResult]) -> tuple[list[str], list[list[str]]]:
-    """Per AOI: users, and for each run the mean over the steps of the per-step mean SIR [dB]
-    (and the change between the first and the last run)."""
-    first = results[0]
+    """Per AOI: users; for each run the mean over the steps of the per-step mean SIR [dB]; the
+    change between the first and the last run; the last run's mean SINR [dB]; and, when some
+    links have no path (a ray-traced engine), the share of the area's links without one [%]."""
+    first, last = results[0], results[-1]
     ids, _ = first.area_mean_sir_db()
     means = [r.area_mean_sir_db()[1].mean(axis=0) for r in results]
+    sinr = last.area_mean_sinr_db()[1].mean(axis=0)
+    _, no_path = last.area_no_path_share()
     areas = _area_labels(first.users.areas)
     columns = ["area", "users", *(f"mean SIR {r.label} [dB]" for r in results)]
     if len(results) > 1:
         columns.append("change [dB]")
+    columns.append(f"mean SINR {last.label} [dB]")
+    show_no_path = bool(np.any(no_path > 0))
+    if show_no_path:
+        columns.append("links without a path [%]")
     rows = []
     for m, a in enumerate(ids):
         row = [a, str(int((areas == a).sum())), *(f"{v[m]:.2f}" for v in means)]
         if len(results) > 1:
             row.append(f"{means[-1][m] - means[0][m]:+.2f}")
+        row.append(f"{sinr[m]:.2f}")
+        if show_no_path:
+            row.append(f"{100.0 * no_path[m]:.1f}")
         rows.append(row)
     return columns, rows
 
@@ -411,6 +458,7 @@ def run_simulation(
     fly_routes: bool = False,
     speed_mps: float = 10.0,
     samples: int | None = None,
+    memory_gb: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     status: Callable[[str], None] | None = None,
 ) -> SimulationRun:
@@ -423,7 +471,8 @@ def run_simulation(
     ``speed_mps`` from t = 0. A tuned deployment is simulated twice: with the start settings of
     its tuning (``before``) and with the tuned ones (``after``), as Fig. 9. On the Sionna engine
     every step traces every station-user link (``samples`` rays per station, default the
-    scenario's ``engine.samples``; the cost grows with users x samples).
+    scenario's ``engine.samples``; the cost grows with users x stations x samples, and the users
+    are traced in chunks that fit ``memory_gb``, default the scenario's ``engine.memory_gb``).
 
     Raises:
         SkycellError: bad arguments, no users, an unavailable engine or SUMO.
@@ -435,7 +484,7 @@ def run_simulation(
         raise SkycellError("simulate: user counts must be >= 0")
     scenario = deployment_scenario(deployment)
     city = deployment_city(deployment)
-    kind, channel = channel_engine(scenario, city, engine, samples)
+    kind, channel = channel_engine(scenario, city, engine, samples, memory_gb)
     records: list[TrajectoryRecord] = []
     if users_per_area > 0 and scenario.areas_of_interest:
         if status is not None:
@@ -509,13 +558,18 @@ def run_simulation(
 
 
 def channel_engine(
-    scenario: Any, city: Any, engine: str | None, samples: int | None = None
+    scenario: Any,
+    city: Any,
+    engine: str | None,
+    samples: int | None = None,
+    memory_gb: float | None = None,
 ) -> tuple[str, PowerEngine]:
     """The engine kind (``engine``, default the scenario's ``engine.kind``) and the channel
-    engine built from the scenario; ``samples`` overrides Sionna's rays per station.
+    engine built from the scenario; ``samples`` overrides Sionna's rays per station and
+    ``memory_gb`` its memory per path trace [GB].
 
     Raises:
-        SkycellError: an unknown kind, samples < 1, or Sionna unavailable.
+        SkycellError: an unknown kind, samples < 1, memory_gb <= 0, or Sionna unavailable.
     """
     from skycell.plan.pipeline import make_engine, make_sionna_engine
     from skycell.scenario import ENGINE_KINDS
@@ -530,6 +584,12 @@ def channel_engine(
             raise SkycellError(f"samples must be >= 1, got {samples}")
         scenario = scenario.model_copy(
             update={"engine": scenario.engine.model_copy(update={"samples": int(samples)})}
+        )
+    if memory_gb is not None:
+        if not (math.isfinite(memory_gb) and memory_gb > 0):
+            raise SkycellError(f"memory_gb must be a positive number of GB, got {memory_gb}")
+        scenario = scenario.model_copy(
+            update={"engine": scenario.engine.model_copy(update={"memory_gb": float(memory_gb)})}
         )
     return kind, make_sionna_engine(scenario, city)
 
