@@ -12,8 +12,12 @@ against each user of a call, so the work grows with users x stations x rays, and
 with the users of a call x stations x rays (about 120 bytes each with sionna-rt 2.2 on the CPU;
 users are traced in chunks that fit ``engine.memory_gb``).
 
+``--chunk-check N`` (Sionna) traces the first step's first N users once in one call and once
+one user per call and prints how far the gains of the two differ: a user's paths should not
+depend on the other users of its call.
+
     python benchmarks/bench_simulate.py [--engine sionna] [--samples 100000,10000]
-        [--memory-gb 4,8] [--users-per-area 50] [--repeats 3]
+        [--memory-gb 4,8] [--users-per-area 50] [--repeats 3] [--chunk-check 60]
 """
 
 from __future__ import annotations
@@ -72,6 +76,31 @@ def _child(args: argparse.Namespace) -> None:
         "azimuth_deg": [s.azimuth_deg for s in st],
         "tilt_deg": [s.tilt_deg for s in st],
     }
+    if args.chunk_check:
+        rx = users.xyz_m[0, : args.chunk_check]
+        gains = []
+        for per_call in (len(rx), 1):
+            engine.memory_gb = 1e3 if per_call > 1 else 1e-3
+            gains.append(
+                engine.path_gain_db(
+                    xyz, rx, **{k: v for k, v in settings.items() if k != "tx_power_dbm"}
+                )
+            )
+        a, b = gains
+        both = (a > -249.0) & (b > -249.0)
+        diff = np.abs(a - b)[both]
+        print(
+            json.dumps(
+                {
+                    "chunk_check_users": len(rx),
+                    "links": int(a.size),
+                    "linked_both": int(both.sum()),
+                    "linked_mismatch": int(((a > -249.0) != (b > -249.0)).sum()),
+                    "max_abs_diff_db": float(diff.max()) if diff.size else 0.0,
+                }
+            )
+        )
+        return
     times, linked = [], []
     for k in [0, *np.linspace(10, 60, args.repeats).astype(int)]:
         tic = time.perf_counter()
@@ -106,6 +135,7 @@ def main() -> None:
     ap.add_argument("--users-per-area", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--deployment", type=Path, default=None, help="default: plan the default")
+    ap.add_argument("--chunk-check", type=int, default=0, help="Sionna: users to compare")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -129,6 +159,7 @@ def main() -> None:
         else [(0, 0.0)]
     )
     for samples, memory_gb in configs:
+        extra = ["--chunk-check", str(args.chunk_check)] if args.chunk_check else []
         cmd = [
             sys.executable,
             __file__,
@@ -145,9 +176,17 @@ def main() -> None:
             str(args.repeats),
             "--deployment",
             str(dep),
+            *extra,
         ]
         got = subprocess.run(cmd, check=True, capture_output=True, text=True)
         r = json.loads(got.stdout.strip().splitlines()[-1])
+        if args.chunk_check:
+            print(
+                f"{samples:>8} rays: {r['chunk_check_users']} users in one call vs one per call: "
+                f"{r['linked_mismatch']} of {r['links']} links found by only one, max |diff| "
+                f"{r['max_abs_diff_db']:.4f} dB over the {r['linked_both']} found by both"
+            )
+            continue
         step = np.asarray(r["step_s"])
         print(
             f"{r['samples'] or '-':>8} {r['memory_gb'] or '-':>6} {r['users']:>5} "

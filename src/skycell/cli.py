@@ -36,6 +36,21 @@ app.add_typer(scenario_app, name="scenario")
 out = Console()
 err = Console(stderr=True)
 
+#: Options of the commands that trace per-user paths step by step (simulate, recover).
+SamplesOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="Sionna: rays per station and step (default engine.samples)."),
+]
+MemoryGbOption = Annotated[
+    float | None,
+    typer.Option(
+        "--memory-gb",
+        min=0.1,
+        help="Sionna: memory one path trace may take, GB; users are traced in chunks sized to "
+        "it (default engine.memory_gb).",
+    ),
+]
+
 
 def _fail(exc: BaseException) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
@@ -477,19 +492,8 @@ def simulate(
     speed: Annotated[
         float, typer.Option(min=0.1, help="Station speed along its route \\[m/s].")
     ] = 10.0,
-    samples: Annotated[
-        int | None,
-        typer.Option(min=1, help="Sionna: rays per station and step (default engine.samples)."),
-    ] = None,
-    memory_gb: Annotated[
-        float | None,
-        typer.Option(
-            "--memory-gb",
-            min=0.1,
-            help="Sionna: memory one path trace may take, GB; users are traced in chunks "
-            "sized to it (default engine.memory_gb).",
-        ),
-    ] = None,
+    samples: SamplesOption = None,
+    memory_gb: MemoryGbOption = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/simulate"),
     seed: Annotated[int, typer.Option(min=0, help="Seed of the users' motion.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
@@ -600,19 +604,8 @@ def recover(
     t_min: Annotated[float, typer.Option(min=0.0, help="Drop threshold T_min \\[W].")] = 1e-14,
     c_min: Annotated[int, typer.Option(min=1, help="Confirmations c_min (samples).")] = 3,
     s_p: Annotated[int, typer.Option(min=0, help="Spurious peaks tolerated, s_p.")] = 5,
-    samples: Annotated[
-        int | None,
-        typer.Option(min=1, help="Sionna: rays per station and step (default engine.samples)."),
-    ] = None,
-    memory_gb: Annotated[
-        float | None,
-        typer.Option(
-            "--memory-gb",
-            min=0.1,
-            help="Sionna: memory one path trace may take, GB; users are traced in chunks "
-            "sized to it (default engine.memory_gb).",
-        ),
-    ] = None,
+    samples: SamplesOption = None,
+    memory_gb: MemoryGbOption = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("out/recover"),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no tables.")] = False,
 ) -> None:

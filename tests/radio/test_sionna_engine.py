@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import skycell.radio.sionna_engine as se
 from skycell.city.buildings import Buildings, City
 from skycell.radio.sionna_engine import PATH_GAIN_FLOOR_DB, SionnaEngine, rt_available
 
@@ -146,9 +147,9 @@ def test_users_traced_in_chunks_match_one_call(open_city: City) -> None:
     rng = np.random.default_rng(4)
     rx = np.c_[rng.uniform(-200.0, 200.0, (11, 2)), np.full(11, 1.5)]
     whole = SionnaEngine(city, frequency_hz=F, samples=5000, memory_gb=100.0)
-    per_user = 120.0 * 3 * 5000
+    per_user = 3 * (se._BYTES_PER_USER_RAY * 5000 + 8.0 * se._HASH_SLOTS_PER_USER)
     chunked = SionnaEngine(
-        city, frequency_hz=F, samples=5000, memory_gb=(0.8e9 + 4 * per_user) / 1e9
+        city, frequency_hz=F, samples=5000, memory_gb=(se._CALL_BASE_BYTES + 4.5 * per_user) / 1e9
     )
     assert whole.users_per_call(3) >= 11 and chunked.users_per_call(3) == 4
     a = whole.paths(tx, rx, tilt_deg=45.0)
