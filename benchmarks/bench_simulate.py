@@ -17,7 +17,7 @@ one user per call and prints how far the gains of the two differ: a user's paths
 depend on the other users of its call.
 
     python benchmarks/bench_simulate.py [--engine sionna] [--samples 100000,10000]
-        [--memory-gb 4,8] [--users-per-area 50] [--repeats 3] [--chunk-check 60]
+        [--memory-gb 4,8] [--users-per-area 50] [--repeats 3] [--chunk-check 60] [--diffraction]
 """
 
 from __future__ import annotations
@@ -64,7 +64,9 @@ def _child(args: argparse.Namespace) -> None:
     dep = Deployment.load(args.deployment)
     scenario = deployment_scenario(dep)
     city = deployment_city(dep)
-    kind, engine = channel_engine(scenario, city, args.engine, args.samples, args.memory_gb)
+    kind, engine = channel_engine(
+        scenario, city, args.engine, args.samples, args.memory_gb, args.diffraction or None
+    )
     walkers = aoi_walkers(
         scenario, city, users_per_area=args.users_per_area, steps=60, dt_s=1.0, seed=0
     )
@@ -136,6 +138,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--deployment", type=Path, default=None, help="default: plan the default")
     ap.add_argument("--chunk-check", type=int, default=0, help="Sionna: users to compare")
+    ap.add_argument("--diffraction", action="store_true", help="Sionna: one edge diffraction")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -148,6 +151,7 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}; "
         f"engine {args.engine}, {args.users_per_area} walkers per AOI, default deployment"
+        + (", edge diffraction" if args.diffraction else "")
     )
     print(
         f"{'samples':>8} {'mem GB':>6} {'users':>5} {'per call':>8} {'median s/step':>13} "
@@ -160,6 +164,7 @@ def main() -> None:
     )
     for samples, memory_gb in configs:
         extra = ["--chunk-check", str(args.chunk_check)] if args.chunk_check else []
+        extra += ["--diffraction"] if args.diffraction else []
         cmd = [
             sys.executable,
             __file__,

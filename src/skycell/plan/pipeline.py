@@ -133,6 +133,7 @@ def make_sionna_engine(
         material=e.material,
         ground_material=ground_material,
         scattering_coefficient=e.scattering_coefficient,
+        diffraction=e.diffraction,
         memory_gb=e.memory_gb,
     )
 

@@ -88,6 +88,7 @@ def run_recovery(
     s_p: int = 5,
     samples: int | None = None,
     memory_gb: float | None = None,
+    diffraction: bool | None = None,
     status: Callable[[str], None] | None = None,
 ) -> RecoveryRun:
     """Detect the critical user's coverage drops and recover them (paper 000 §VII).
@@ -100,6 +101,7 @@ def run_recovery(
         t_min_w, c_min, s_p: detection settings (paper 000 §VII-C: 1e-14 W, 3, 5).
         samples: Sionna rays per station and step (default ``engine.samples``).
         memory_gb: Sionna memory per path trace [GB] (default ``engine.memory_gb``).
+        diffraction: Sionna edge diffraction (default ``engine.diffraction``).
         status: ``status(message)`` for progress.
 
     Raises:
@@ -130,7 +132,7 @@ def run_recovery(
     ids = [s.id for s in st]
     if station_id is not None and station_id not in ids:
         raise SkycellError(f"recover: no station {station_id!r}; stations: {', '.join(ids)}")
-    kind, channel = channel_engine(scenario, city, engine, samples, memory_gb)
+    kind, channel = channel_engine(scenario, city, engine, samples, memory_gb, diffraction)
     power_dbm = [s.tx_power_dbm for s in st]
     azimuth = [s.azimuth_deg for s in st]
     tilt = [s.tilt_deg for s in st]

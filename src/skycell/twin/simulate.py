@@ -459,6 +459,7 @@ def run_simulation(
     speed_mps: float = 10.0,
     samples: int | None = None,
     memory_gb: float | None = None,
+    diffraction: bool | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     status: Callable[[str], None] | None = None,
 ) -> SimulationRun:
@@ -472,7 +473,8 @@ def run_simulation(
     its tuning (``before``) and with the tuned ones (``after``), as Fig. 9. On the Sionna engine
     every step traces every station-user link (``samples`` rays per station, default the
     scenario's ``engine.samples``; the cost grows with users x stations x samples, and the users
-    are traced in chunks that fit ``memory_gb``, default the scenario's ``engine.memory_gb``).
+    are traced in chunks that fit ``memory_gb``, default the scenario's ``engine.memory_gb``;
+    ``diffraction`` adds one edge diffraction per path, default ``engine.diffraction``).
 
     Raises:
         SkycellError: bad arguments, no users, an unavailable engine or SUMO.
@@ -484,7 +486,7 @@ def run_simulation(
         raise SkycellError("simulate: user counts must be >= 0")
     scenario = deployment_scenario(deployment)
     city = deployment_city(deployment)
-    kind, channel = channel_engine(scenario, city, engine, samples, memory_gb)
+    kind, channel = channel_engine(scenario, city, engine, samples, memory_gb, diffraction)
     records: list[TrajectoryRecord] = []
     if users_per_area > 0 and scenario.areas_of_interest:
         if status is not None:
@@ -563,10 +565,11 @@ def channel_engine(
     engine: str | None,
     samples: int | None = None,
     memory_gb: float | None = None,
+    diffraction: bool | None = None,
 ) -> tuple[str, PowerEngine]:
     """The engine kind (``engine``, default the scenario's ``engine.kind``) and the channel
-    engine built from the scenario; ``samples`` overrides Sionna's rays per station and
-    ``memory_gb`` its memory per path trace [GB].
+    engine built from the scenario; ``samples`` overrides Sionna's rays per station,
+    ``memory_gb`` its memory per path trace [GB] and ``diffraction`` its edge diffraction.
 
     Raises:
         SkycellError: an unknown kind, samples < 1, memory_gb <= 0, or Sionna unavailable.
@@ -590,6 +593,10 @@ def channel_engine(
             raise SkycellError(f"memory_gb must be a positive number of GB, got {memory_gb}")
         scenario = scenario.model_copy(
             update={"engine": scenario.engine.model_copy(update={"memory_gb": float(memory_gb)})}
+        )
+    if diffraction is not None:
+        scenario = scenario.model_copy(
+            update={"engine": scenario.engine.model_copy(update={"diffraction": diffraction})}
         )
     return kind, make_sionna_engine(scenario, city)
 
