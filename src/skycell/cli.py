@@ -46,8 +46,8 @@ MemoryGbOption = Annotated[
     typer.Option(
         "--memory-gb",
         min=0.1,
-        help="Sionna: memory one path trace may take, GB; users are traced in chunks sized to "
-        "it (default engine.memory_gb).",
+        help="Sionna: memory the path tracing may take, process included, GB; users are "
+        "traced in chunks sized to it (default engine.memory_gb).",
     ),
 ]
 DiffractionOption = Annotated[

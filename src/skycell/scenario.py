@@ -698,8 +698,8 @@ class EngineSettings(_Model):
     memory_gb: Num = Field(
         8.0,
         gt=0,
-        description="memory one per-user path trace may take [GB]; users are traced in chunks "
-        "sized to it (sionna)",
+        description="memory per-user path tracing may take, process included [GB]; users are "
+        "traced in chunks sized to it (sionna)",
     )
     seed: Int = Field(0, ge=0, description="ray-tracer seed; same seed, same maps (sionna)")
     material: Text = Field(

@@ -56,11 +56,13 @@ IntArray = NDArray[np.int64]
 
 
 #: Memory one path-solver call takes per (user, ray shot) [bytes], measured with sionna-rt 2.2 on
-#: the CPU (LLVM): 10 stations x 100 000 rays took 1.9 GB for 10 users and 3.6 GB for 25, about
-#: 0.12 GB per user; the solver tests every ray's hits against every user of the call.
-_BYTES_PER_USER_RAY: Final[float] = 120.0
-#: The part of a path-solver call's memory that does not grow with the users [bytes].
-_CALL_BASE_BYTES: Final[float] = 0.8e9
+#: the CPU (LLVM): 10 stations x 100 000 rays took 1.9 GB for 10 users, 3.6 GB for 25 and 7.4 GB
+#: for 60, about 0.11 GB per user (the deterministic candidate generator keeps a record per ray,
+#: depth and user of the call), rounded up for the allocator's slack over repeated calls.
+_BYTES_PER_USER_RAY: Final[float] = 140.0
+#: Memory that does not grow with the users of a call [bytes]: the process (Python, torch, the
+#: scene, Dr.Jit's kernels; about 1 GB) and the call's own base (about 0.8 GB).
+_CALL_BASE_BYTES: Final[float] = 2.0e9
 #: Candidate chains the solver may keep per station and user of a call (it kept at most about
 #: 900 in the default city at depth 3; the cap is per station over all users of a call, and
 #: paths beyond it would be dropped silently, so a call's cap grows with its users).
@@ -520,9 +522,10 @@ class SionnaEngine:
             diffraction; about 3.5x the time of a trace without, and it reaches street-level
             users whom no path of ``max_depth`` reflections and refractions reaches). Coverage
             maps are unaffected.
-        memory_gb: memory one path-solver call may take [GB]: per-user channels are traced in
-            chunks of users sized to it (the solver's memory grows with users x rays; a user's
-            paths do not depend on the other users of its call).
+        memory_gb: memory the per-user path tracing may take, the process included [GB]:
+            per-user channels are traced in chunks of users sized to it (the solver's memory
+            grows with users x rays; a user's paths do not depend on the other users of its
+            call).
 
     Raises:
         SkycellError: the ``rt`` extra or LLVM 16+ is missing (on first use).
