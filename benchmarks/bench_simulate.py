@@ -58,6 +58,7 @@ def _deployment(folder: Path) -> Path:
 def _child(args: argparse.Namespace) -> None:
     from skycell.deployment import Deployment
     from skycell.plan.pipeline import deployment_city, deployment_scenario
+    from skycell.radio.engine import has_path
     from skycell.twin.mobility import aoi_walkers
     from skycell.twin.simulate import UserTracks, channel_engine
 
@@ -89,7 +90,7 @@ def _child(args: argparse.Namespace) -> None:
                 )
             )
         a, b = gains
-        both = (a > -249.0) & (b > -249.0)
+        both = has_path(a) & has_path(b)
         diff = np.abs(a - b)[both]
         print(
             json.dumps(
@@ -97,7 +98,7 @@ def _child(args: argparse.Namespace) -> None:
                     "chunk_check_users": len(rx),
                     "links": int(a.size),
                     "linked_both": int(both.sum()),
-                    "linked_mismatch": int(((a > -249.0) != (b > -249.0)).sum()),
+                    "linked_mismatch": int((has_path(a) != has_path(b)).sum()),
                     "max_abs_diff_db": float(diff.max()) if diff.size else 0.0,
                 }
             )
@@ -109,7 +110,7 @@ def _child(args: argparse.Namespace) -> None:
         p = engine.received_power_dbm(xyz, users.xyz_m[k], **settings)
         times.append(time.perf_counter() - tic)
         gain = p - np.asarray(settings["tx_power_dbm"])[:, None]
-        linked.append(float(np.mean(gain > -249.0)))
+        linked.append(float(np.mean(has_path(gain))))
     per_call = getattr(engine, "users_per_call", None)
     print(
         json.dumps(

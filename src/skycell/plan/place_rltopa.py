@@ -92,7 +92,6 @@ def place_rltopa(
     Raises:
         InfeasibleError: a demand no MCS carries, or no grid point inside every sphere.
     """
-
     from stable_baselines3 import DQN
     from stable_baselines3.common.callbacks import BaseCallback
 

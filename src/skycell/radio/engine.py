@@ -40,6 +40,12 @@ PATH_GAIN_FLOOR_DB: Final[float] = -250.0
 MIN_DISTANCE_M: Final[float] = 1.0
 
 
+def has_path(path_gain_db: ArrayLike) -> BoolArray:
+    """True where a path gain [dB] is a traced path's, not the no-path floor
+    ``PATH_GAIN_FLOOR_DB`` (1 dB of margin)."""
+    return np.asarray(path_gain_db, dtype=np.float64) > PATH_GAIN_FLOOR_DB + 1.0
+
+
 @runtime_checkable
 class ChannelEngine(Protocol):
     """What every channel engine offers (analytic, ray-traced)."""

@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from skycell.errors import SkycellError
 from skycell.fileio import atomic_write
 from skycell.metrics import SIR_EPSILON
-from skycell.radio.engine import PATH_GAIN_FLOOR_DB
+from skycell.radio.engine import has_path
 
 if TYPE_CHECKING:
     from skycell.deployment import TrajectoryRecord
@@ -160,7 +160,7 @@ class SimulationResult:
         sir_db, sinr_db: ``(T, U)`` SIR and SINR of the serving link [dB].
         noise_dbm: the noise floor [dBm].
         linked: ``(T, N, U)`` True where the engine found a path between the station and the
-            user (gain above ``PATH_GAIN_FLOOR_DB``); all True when not given.
+            user (:func:`~skycell.radio.engine.has_path`); all True when not given.
     """
 
     label: str
@@ -320,7 +320,7 @@ def simulate(
     with np.errstate(divide="ignore"):
         sir = 10.0 * np.log10(signal / (interference + SIR_EPSILON))
         sinr = 10.0 * np.log10(signal / (interference + noise_w))
-    linked = rx - settings["tx_power_dbm"][None, :, None] > PATH_GAIN_FLOOR_DB + 1.0
+    linked = has_path(rx - settings["tx_power_dbm"][None, :, None])
     return SimulationResult(
         label=label,
         users=users,
@@ -582,21 +582,20 @@ def channel_engine(
         raise SkycellError(f"unknown engine {kind!r}; choose one of {', '.join(ENGINE_KINDS)}")
     if kind != "sionna":
         return kind, make_engine(scenario, city)
+    updates: dict[str, Any] = {}
     if samples is not None:
         if samples < 1:
             raise SkycellError(f"samples must be >= 1, got {samples}")
-        scenario = scenario.model_copy(
-            update={"engine": scenario.engine.model_copy(update={"samples": int(samples)})}
-        )
+        updates["samples"] = int(samples)
     if memory_gb is not None:
         if not (math.isfinite(memory_gb) and memory_gb > 0):
             raise SkycellError(f"memory_gb must be a positive number of GB, got {memory_gb}")
-        scenario = scenario.model_copy(
-            update={"engine": scenario.engine.model_copy(update={"memory_gb": float(memory_gb)})}
-        )
+        updates["memory_gb"] = float(memory_gb)
     if diffraction is not None:
+        updates["diffraction"] = diffraction
+    if updates:
         scenario = scenario.model_copy(
-            update={"engine": scenario.engine.model_copy(update={"diffraction": diffraction})}
+            update={"engine": scenario.engine.model_copy(update=updates)}
         )
     return kind, make_sionna_engine(scenario, city)
 
