@@ -788,16 +788,7 @@ def _trace(
     for j, u in enumerate(users_xyz_m):
         scene.add(rt.Receiver(f"user-{j}", position=[float(v) for v in u]))
     return rt.PathSolver()(
-        scene,
-        max_depth=engine.max_depth,
-        max_num_paths_per_src=engine.samples,
-        samples_per_src=engine.samples,
-        synthetic_array=True,
-        los=True,
-        specular_reflection=True,
-        diffuse_reflection=False,
-        refraction=True,
-        seed=engine.seed,
+        scene, max_num_paths_per_src=engine.samples, **engine.path_solver_kwargs()
     )
 
 

@@ -742,6 +742,20 @@ class SionnaEngine:
         self.dropped_paths = sum(d for _, d in parts)
         return _concat_users([p for p, _ in parts])
 
+    def path_solver_kwargs(self) -> dict[str, Any]:
+        """The per-user path solver's settings every caller shares: depth, rays per station,
+        synthetic arrays, LoS + specular reflection + refraction (no diffuse), the seed."""
+        return {
+            "max_depth": self.max_depth,
+            "samples_per_src": self.samples,
+            "synthetic_array": True,
+            "los": True,
+            "specular_reflection": True,
+            "diffuse_reflection": False,
+            "refraction": True,
+            "seed": self.seed,
+        }
+
     def users_per_call(self, stations: int) -> int:
         """Users one path-solver call traces, from ``memory_gb`` (at least 1)."""
         per_user = max(stations, 1) * (
@@ -768,16 +782,9 @@ class SionnaEngine:
         try:
             p = rt.PathSolver(deterministic=True)(
                 self.scene,
-                max_depth=self.max_depth,
                 max_num_paths_per_src=max(self.samples, _CANDIDATES_PER_USER * u),
-                samples_per_src=self.samples,
-                synthetic_array=True,
-                los=True,
-                specular_reflection=True,
-                diffuse_reflection=False,
-                refraction=True,
                 diffraction=self.diffraction,
-                seed=self.seed,
+                **self.path_solver_kwargs(),
             )
         finally:
             SBCandidateGenerator.MIN_SPEC_COUNT_SIZE = default_slots
